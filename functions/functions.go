@@ -1,0 +1,99 @@
+// Package functions is devbot's composition root: the five Cloud Run
+// functions, what each needs from the configuration, and the dependencies
+// they share, built once per instance.
+//
+// Every function is an HTTP function registered with functions-framework-go
+// (see register.go). The consumers decode Pub/Sub push and Eventarc requests
+// themselves: the framework's CloudEvent path loses deliveryAttempt and
+// orderingKey and answers 500 to every error (DESIGN.md).
+package functions
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/devbot-hq/devbot/internal/config"
+)
+
+// Target is one deployable function.
+type Target struct {
+	Name string
+	// Needs lists the configuration groups the function cannot start without.
+	Needs []config.Group
+	// Build constructs the function's handler from the shared dependencies.
+	Build func(ctx context.Context, d *Deps) (http.Handler, error)
+}
+
+// Function names, as Terraform and FUNCTION_TARGET spell them.
+const (
+	TelegramWebhookName = "TelegramWebhook"
+	StripeWebhookName   = "StripeWebhook"
+	TelegramUpdatesName = "TelegramUpdates"
+	RefineJobsName      = "RefineJobs"
+	StripeEventsName    = "StripeEvents"
+)
+
+// Targets lists every function, in a stable order.
+func Targets() []Target {
+	return []Target{
+		{Name: TelegramWebhookName, Needs: []config.Group{config.TelegramWebhook, config.PubSub}, Build: buildTelegramWebhook},
+		{Name: StripeWebhookName, Needs: []config.Group{config.StripeWebhook, config.PubSub}, Build: buildStripeWebhook},
+		{Name: TelegramUpdatesName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI, config.StripeAPI, config.Crypto}, Build: buildTelegramUpdates},
+		{Name: RefineJobsName, Needs: []config.Group{config.Database, config.Storage, config.TelegramAPI, config.Crypto, config.LLM}, Build: buildRefineJobs},
+		{Name: StripeEventsName, Needs: []config.Group{config.Database, config.TelegramAPI}, Build: buildStripeEvents},
+	}
+}
+
+// Names lists the function names.
+func Names() []string {
+	var names []string
+	for _, t := range Targets() {
+		names = append(names, t.Name)
+	}
+	return names
+}
+
+// Lookup finds a target by its exact name.
+func Lookup(name string) (Target, bool) {
+	i := slices.IndexFunc(Targets(), func(t Target) bool { return t.Name == name })
+	if i < 0 {
+		return Target{}, false
+	}
+	return Targets()[i], true
+}
+
+// Select returns the targets to serve: the one named by functionTarget, or
+// all when it is empty. An unknown name is an error naming the known ones:
+// functions-framework would silently serve some other function instead.
+func Select(functionTarget string) ([]Target, error) {
+	if functionTarget == "" {
+		return Targets(), nil
+	}
+	t, ok := Lookup(functionTarget)
+	if !ok {
+		return nil, &UnknownTargetError{Name: functionTarget}
+	}
+	return []Target{t}, nil
+}
+
+// UnknownTargetError names a FUNCTION_TARGET that is not a devbot function.
+type UnknownTargetError struct{ Name string }
+
+func (e *UnknownTargetError) Error() string {
+	return "FUNCTION_TARGET=" + e.Name + " is not a devbot function; known targets: " + strings.Join(Names(), ", ")
+}
+
+// Needs is the union of the targets' needs.
+func Needs(targets []Target) []config.Group {
+	var needs []config.Group
+	for _, t := range targets {
+		for _, g := range t.Needs {
+			if !slices.Contains(needs, g) {
+				needs = append(needs, g)
+			}
+		}
+	}
+	return needs
+}

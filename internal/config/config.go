@@ -1,0 +1,562 @@
+// Package config reads every setting from the environment, validates it at
+// start, and reports every problem in one message.
+//
+// Each function and subcommand declares the groups of settings it needs
+// (Load's needs); a variable is required only when a needed group requires
+// it, but a variable that is set is always parsed, so a typo in an optional
+// value is never silently ignored. Secrets are never printed: errors name the
+// variable, not its value.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Group is a set of settings that a function or subcommand needs.
+type Group string
+
+const (
+	Database        Group = "database"         // PostgreSQL
+	Storage         Group = "storage"          // file storage (Supabase or local)
+	PubSub          Group = "pubsub"           // publishing to topics
+	TelegramWebhook Group = "telegram-webhook" // verifying Telegram's webhook
+	TelegramAPI     Group = "telegram-api"     // sending replies
+	StripeWebhook   Group = "stripe-webhook"   // verifying Stripe's webhook
+	StripeAPI       Group = "stripe-api"       // creating Checkout sessions
+	LLM             Group = "llm"              // the model endpoint
+	Crypto          Group = "crypto"           // encrypting users' API keys
+)
+
+// Config holds every setting. Zero values are replaced by defaults in Load.
+type Config struct {
+	Environment string // "production" or "development"
+	LogFormat   string // "json" or "text"
+	LogLevel    string // "debug", "info", "warn", "error"
+	Port        string
+	// FunctionTarget is the one function to serve; empty serves all.
+	FunctionTarget string
+
+	DatabaseURL      string
+	DatabaseExecMode string // pgx QueryExecMode name
+	DatabaseMaxConns int32
+
+	StorageBackend string // "supabase" or "local"
+	StorageDir     string // root of the local backend
+	SupabaseURL    string
+	SupabaseKey    string
+	MaxFileBytes   int64
+
+	GoogleCloudProject   string
+	PubSubEmulatorHost   string
+	TopicTelegramUpdates string
+	TopicStripeEvents    string
+	TopicRefineJobs      string
+	MaxDeliveryAttempts  int
+	HandlerTimeout       time.Duration
+	// Optional OIDC verification of push requests.
+	PushAuthAudience       string
+	PushAuthServiceAccount string
+
+	TelegramBotToken      string
+	TelegramWebhookSecret string
+	TelegramAPIURL        string
+
+	StripeSecretKey     string
+	StripeWebhookSecret string
+	StripeAPIURL        string
+	MockStripePayments  bool
+	CheckoutSuccessURL  string
+	CheckoutCancelURL   string
+	CreditPacks         []CreditPack
+
+	LLMBaseURL    string
+	LLMAPIKey     string
+	LLMModel      string
+	LLMTimeout    time.Duration
+	LLMPrices     map[string]ModelPrice
+	EditBackend   string // "llm" or "aider"
+	AiderPath     string
+	AiderTimeout  time.Duration
+	MaxReflection int
+
+	APIKeyEncryptionKey []byte // 32 bytes, AES-256-GCM
+
+	FreeCredits       int64
+	BaseRefineCredits int64
+	CreditsPerUSD     float64
+	MaxRefineCredits  int64 // the reservation's worst case per refinement
+	RefineRateLimit   int   // refinements per user per RefineRateWindow
+	RefineRateWindow  time.Duration
+}
+
+// Production reports whether the configuration says production.
+func (c *Config) Production() bool { return c.Environment == "production" }
+
+// CreditPack is one offer on /buy: credits for an amount in the smallest
+// currency unit.
+type CreditPack struct {
+	Credits  int64
+	Amount   int64
+	Currency string
+}
+
+// ModelPrice is a model's price in US dollars per million tokens.
+type ModelPrice struct {
+	InputPerMillion  float64
+	OutputPerMillion float64
+}
+
+// Var describes one environment variable.
+type Var struct {
+	Name     string
+	Help     string
+	Default  string
+	Secret   bool
+	Required []Group // groups for which the variable must be set
+	set      func(c *Config, v string) error
+}
+
+// Vars lists every variable that Load reads, in the order .env.example shows
+// them.
+var Vars = []Var{
+	{Name: "ENVIRONMENT", Default: "development", Help: "production or development; production refuses unsafe settings such as mock payments",
+		set: oneOf(func(c *Config) *string { return &c.Environment }, "production", "development")},
+	{Name: "LOG_FORMAT", Default: "", Help: "json (Cloud Logging fields) or text; default json in production, text otherwise",
+		set: oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "text")},
+	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
+		set: oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+	{Name: "PORT", Default: "8080", Help: "port that devbot serve listens on (Cloud Run sets it)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 65535 {
+				return errors.New("must be a port number between 1 and 65535")
+			}
+			c.Port = v
+			return nil
+		}},
+	{Name: "FUNCTION_TARGET", Help: "the one function to serve (one Cloud Run service per function); unset serves all at /<Name>",
+		set: str(func(c *Config) *string { return &c.FunctionTarget })},
+
+	{Name: "DATABASE_URL", Secret: true, Required: []Group{Database},
+		Help: "PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/devbot (or set the POSTGRES_* parts)",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+				return errors.New("must be a postgres:// or postgresql:// URL")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+	{Name: "POSTGRES_HOST", Help: "PostgreSQL host, used with the other POSTGRES_* parts when DATABASE_URL is unset"},
+	{Name: "POSTGRES_PORT", Default: "", Help: "PostgreSQL port (default 5432)"},
+	{Name: "POSTGRES_USER", Help: "PostgreSQL user"},
+	{Name: "POSTGRES_PASSWORD", Secret: true, Help: "PostgreSQL password"},
+	{Name: "POSTGRES_DB", Help: "PostgreSQL database name"},
+	{Name: "POSTGRES_SSLMODE", Help: "PostgreSQL sslmode (disable, require, verify-full, ...)"},
+	{Name: "DATABASE_EXEC_MODE", Default: "cache_statement",
+		Help: "pgx query exec mode: cache_statement, cache_describe, describe_exec, exec or simple_protocol; use exec behind Supabase's transaction pooler (port 6543)",
+		set:  oneOf(func(c *Config) *string { return &c.DatabaseExecMode }, "cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol")},
+	{Name: "DATABASE_MAX_CONNS", Default: "10", Help: "largest number of connections one instance opens",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n < 1 {
+				return errors.New("must be a positive integer")
+			}
+			c.DatabaseMaxConns = int32(n)
+			return nil
+		}},
+
+	{Name: "STORAGE_BACKEND", Default: "supabase", Help: "supabase, or local (files under STORAGE_DIR; for devbot dev and tests)",
+		set: oneOf(func(c *Config) *string { return &c.StorageBackend }, "supabase", "local")},
+	{Name: "STORAGE_DIR", Help: "root directory of the local storage backend",
+		set: str(func(c *Config) *string { return &c.StorageDir })},
+	{Name: "SUPABASE_URL", Help: "Supabase project URL, e.g. https://abcd.supabase.co",
+		set: httpURL(func(c *Config) *string { return &c.SupabaseURL })},
+	{Name: "SUPABASE_KEY", Secret: true, Help: "Supabase service-role key (server side only; bypasses row-level security)",
+		set: str(func(c *Config) *string { return &c.SupabaseKey })},
+	{Name: "MAX_FILE_BYTES", Default: "1048576", Help: "largest file a user may upload or a refinement may produce, in bytes",
+		set: positiveInt64(func(c *Config) *int64 { return &c.MaxFileBytes })},
+
+	{Name: "GOOGLE_CLOUD_PROJECT", Required: []Group{PubSub}, Help: "Google Cloud project id that owns the Pub/Sub topics",
+		set: str(func(c *Config) *string { return &c.GoogleCloudProject })},
+	{Name: "PUBSUB_EMULATOR_HOST", Help: "host:port of a Pub/Sub emulator; the client library then talks to it instead of Google",
+		set: str(func(c *Config) *string { return &c.PubSubEmulatorHost })},
+	{Name: "TOPIC_TELEGRAM_UPDATES", Default: "telegram-updates", Help: "topic the Telegram webhook publishes to",
+		set: topic(func(c *Config) *string { return &c.TopicTelegramUpdates })},
+	{Name: "TOPIC_STRIPE_EVENTS", Default: "stripe-events", Help: "topic the Stripe webhook publishes to",
+		set: topic(func(c *Config) *string { return &c.TopicStripeEvents })},
+	{Name: "TOPIC_REFINE_JOBS", Default: "refine-jobs", Help: "topic refinement jobs are published to",
+		set: topic(func(c *Config) *string { return &c.TopicRefineJobs })},
+	{Name: "MAX_DELIVERY_ATTEMPTS", Default: "5", Help: "delivery attempt at which a consumer gives up (match the subscription's dead-letter policy, 5-100)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				return errors.New("must be an integer between 1 and 100")
+			}
+			c.MaxDeliveryAttempts = n
+			return nil
+		}},
+	{Name: "HANDLER_TIMEOUT", Default: "540s", Help: "deadline of one consumer invocation; keep it below the subscription's ack deadline",
+		set: duration(func(c *Config) *time.Duration { return &c.HandlerTimeout })},
+	{Name: "PUSH_AUTH_AUDIENCE", Help: "when set, push requests must carry a Google OIDC token for this audience (the service URL)",
+		set: str(func(c *Config) *string { return &c.PushAuthAudience })},
+	{Name: "PUSH_AUTH_SERVICE_ACCOUNT", Help: "the push service account's email the OIDC token must name (with PUSH_AUTH_AUDIENCE)",
+		set: str(func(c *Config) *string { return &c.PushAuthServiceAccount })},
+
+	{Name: "TELEGRAM_BOT_TOKEN", Secret: true, Required: []Group{TelegramAPI}, Help: "bot token from @BotFather",
+		set: str(func(c *Config) *string { return &c.TelegramBotToken })},
+	{Name: "TELEGRAM_WEBHOOK_SECRET", Secret: true, Required: []Group{TelegramWebhook},
+		Help: "secret_token given to setWebhook (1-256 characters of A-Z a-z 0-9 _ -)",
+		set: func(c *Config, v string) error {
+			if len(v) > 256 || strings.TrimLeft(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != "" {
+				return errors.New("must be 1-256 characters of A-Z a-z 0-9 _ -")
+			}
+			c.TelegramWebhookSecret = v
+			return nil
+		}},
+	{Name: "TELEGRAM_API_URL", Default: "https://api.telegram.org", Help: "Bot API base URL (a local Bot API server or a test fake)",
+		set: httpURL(func(c *Config) *string { return &c.TelegramAPIURL })},
+
+	{Name: "STRIPE_SECRET_KEY", Secret: true, Required: []Group{StripeAPI}, Help: "Stripe secret key (sk_live_... or sk_test_...); not needed with MOCK_STRIPE_PAYMENTS",
+		set: str(func(c *Config) *string { return &c.StripeSecretKey })},
+	{Name: "STRIPE_WEBHOOK_SECRET", Secret: true, Required: []Group{StripeWebhook}, Help: "the webhook endpoint's signing secret (whsec_...)",
+		set: str(func(c *Config) *string { return &c.StripeWebhookSecret })},
+	{Name: "STRIPE_API_URL", Help: "Stripe API base URL; set only to point at a test fake",
+		set: httpURL(func(c *Config) *string { return &c.StripeAPIURL })},
+	{Name: "MOCK_STRIPE_PAYMENTS", Default: "false", Help: "true: /buy credits at once without Stripe (refused in production)",
+		set: boolean(func(c *Config) *bool { return &c.MockStripePayments })},
+	{Name: "CHECKOUT_SUCCESS_URL", Default: "https://t.me", Help: "where Stripe Checkout sends the user after paying",
+		set: httpURL(func(c *Config) *string { return &c.CheckoutSuccessURL })},
+	{Name: "CHECKOUT_CANCEL_URL", Default: "https://t.me", Help: "where Stripe Checkout sends the user after cancelling",
+		set: httpURL(func(c *Config) *string { return &c.CheckoutCancelURL })},
+	{Name: "CREDIT_PACKS", Default: "100:500:usd,500:2000:usd", Help: "credit packs offered by /buy: credits:amount-in-cents:currency, comma separated",
+		set: func(c *Config, v string) error {
+			packs, err := ParseCreditPacks(v)
+			c.CreditPacks = packs
+			return err
+		}},
+
+	{Name: "LLM_BASE_URL", Default: "https://openrouter.ai/api/v1", Help: "OpenAI-compatible endpoint (OpenRouter, Gemini's /v1beta/openai/, a local server)",
+		set: httpURL(func(c *Config) *string { return &c.LLMBaseURL })},
+	{Name: "LLM_API_KEY", Secret: true, Help: "key for LLM_BASE_URL (or OPENROUTER_API_KEY / GOOGLE_API_KEY); unset: only direct edits unless the user set a key",
+		set: str(func(c *Config) *string { return &c.LLMAPIKey })},
+	{Name: "OPENROUTER_API_KEY", Secret: true, Help: "OpenRouter key, used when LLM_API_KEY is unset"},
+	{Name: "GOOGLE_API_KEY", Secret: true, Help: "Gemini key, used when LLM_API_KEY and OPENROUTER_API_KEY are unset"},
+	{Name: "LLM_MODEL", Default: "openai/gpt-4o-mini", Help: "model name as the endpoint knows it",
+		set: str(func(c *Config) *string { return &c.LLMModel })},
+	{Name: "LLM_TIMEOUT", Default: "120s", Help: "deadline of one model call",
+		set: duration(func(c *Config) *time.Duration { return &c.LLMTimeout })},
+	{Name: "LLM_PRICES", Default: "", Help: "per-model prices in USD per million tokens: model=input:output, comma separated",
+		set: func(c *Config, v string) error {
+			p, err := ParsePrices(v)
+			c.LLMPrices = p
+			return err
+		}},
+	{Name: "EDIT_BACKEND", Default: "llm", Help: "llm (an OpenAI-compatible model) or aider (the aider CLI)",
+		set: oneOf(func(c *Config) *string { return &c.EditBackend }, "llm", "aider")},
+	{Name: "AIDER_PATH", Default: "aider", Help: "the aider executable, for EDIT_BACKEND=aider",
+		set: str(func(c *Config) *string { return &c.AiderPath })},
+	{Name: "AIDER_TIMEOUT", Default: "300s", Help: "deadline of one aider run",
+		set: duration(func(c *Config) *time.Duration { return &c.AiderTimeout })},
+	{Name: "MAX_REFLECTIONS", Default: "3", Help: "how often a refused edit goes back to the model before the job fails",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 10 {
+				return errors.New("must be an integer between 0 and 10")
+			}
+			c.MaxReflection = n
+			return nil
+		}},
+
+	{Name: "API_KEY_ENCRYPTION_KEY", Secret: true, Required: []Group{Crypto},
+		Help: "32 random bytes, base64 (openssl rand -base64 32): encrypts users' own LLM keys",
+		set: func(c *Config, v string) error {
+			b, err := base64.StdEncoding.DecodeString(v)
+			if err != nil || len(b) != 32 {
+				return errors.New("must be 32 bytes in standard base64 (openssl rand -base64 32)")
+			}
+			c.APIKeyEncryptionKey = b
+			return nil
+		}},
+
+	{Name: "FREE_CREDITS", Default: "20", Help: "credits a new user receives",
+		set: nonNegativeInt64(func(c *Config) *int64 { return &c.FreeCredits })},
+	{Name: "BASE_REFINE_CREDITS", Default: "1", Help: "credits every refinement costs; a direct edit costs only this",
+		set: nonNegativeInt64(func(c *Config) *int64 { return &c.BaseRefineCredits })},
+	{Name: "CREDITS_PER_USD", Default: "100", Help: "credits charged per US dollar of model cost (rounded up per job)",
+		set: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return errors.New("must be a non-negative number")
+			}
+			c.CreditsPerUSD = f
+			return nil
+		}},
+	{Name: "MAX_REFINE_CREDITS", Default: "10", Help: "credits reserved for one refinement (its worst case); the charge is the actual cost up to this",
+		set: positiveInt64(func(c *Config) *int64 { return &c.MaxRefineCredits })},
+	{Name: "REFINE_RATE_LIMIT", Default: "10", Help: "refinements one user may start per REFINE_RATE_WINDOW (0: no limit)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return errors.New("must be a non-negative integer")
+			}
+			c.RefineRateLimit = n
+			return nil
+		}},
+	{Name: "REFINE_RATE_WINDOW", Default: "1m", Help: "the window of REFINE_RATE_LIMIT",
+		set: duration(func(c *Config) *time.Duration { return &c.RefineRateWindow })},
+}
+
+// LoadEnv reads the process environment. See Load.
+func LoadEnv(needs ...Group) (*Config, error) {
+	return Load(os.LookupEnv, needs...)
+}
+
+// Load reads every variable through lookup, applies defaults, and checks
+// that the groups in needs are complete. The error names every problem.
+func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
+	c := &Config{}
+	var problems []string
+	get := func(name string) string {
+		v, ok := lookup(name)
+		if !ok {
+			return ""
+		}
+		return strings.TrimSpace(v)
+	}
+	for _, v := range Vars {
+		val := get(v.Name)
+		if val == "" {
+			val = v.Default
+		}
+		if val == "" || v.set == nil {
+			continue
+		}
+		if err := v.set(c, val); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %s", v.Name, err))
+		}
+	}
+
+	// DATABASE_URL may be assembled from its parts.
+	if c.DatabaseURL == "" && get("POSTGRES_HOST") != "" {
+		c.DatabaseURL = postgresURL(get)
+	}
+	// The model key has two fallbacks.
+	if c.LLMAPIKey == "" {
+		c.LLMAPIKey = get("OPENROUTER_API_KEY")
+	}
+	if c.LLMAPIKey == "" {
+		c.LLMAPIKey = get("GOOGLE_API_KEY")
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+		if c.Production() {
+			c.LogFormat = "json"
+		}
+	}
+
+	for _, v := range Vars {
+		if !slices.ContainsFunc(v.Required, func(g Group) bool { return slices.Contains(needs, g) }) {
+			continue
+		}
+		if v.Name == "DATABASE_URL" && c.DatabaseURL != "" {
+			continue
+		}
+		if v.Name == "STRIPE_SECRET_KEY" && c.MockStripePayments {
+			continue
+		}
+		if get(v.Name) == "" && v.Default == "" {
+			problems = append(problems, fmt.Sprintf("%s is required (%s)", v.Name, v.Help))
+		}
+	}
+	if slices.Contains(needs, Storage) {
+		switch c.StorageBackend {
+		case "local":
+			if c.StorageDir == "" {
+				problems = append(problems, "STORAGE_DIR is required when STORAGE_BACKEND=local")
+			}
+		case "supabase":
+			if c.SupabaseURL == "" {
+				problems = append(problems, "SUPABASE_URL is required (Supabase project URL, or set STORAGE_BACKEND=local)")
+			}
+			if c.SupabaseKey == "" {
+				problems = append(problems, "SUPABASE_KEY is required (Supabase service-role key)")
+			}
+		}
+	}
+	if c.PushAuthAudience != "" && c.PushAuthServiceAccount == "" {
+		problems = append(problems, "PUSH_AUTH_SERVICE_ACCOUNT is required when PUSH_AUTH_AUDIENCE is set")
+	}
+	if c.MockStripePayments && c.Production() {
+		problems = append(problems, "MOCK_STRIPE_PAYMENTS=true is refused when ENVIRONMENT=production")
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem found.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+func postgresURL(get func(string) string) string {
+	u := url.URL{Scheme: "postgres", Host: get("POSTGRES_HOST"), Path: "/" + get("POSTGRES_DB")}
+	if p := get("POSTGRES_PORT"); p != "" {
+		u.Host += ":" + p
+	}
+	if user := get("POSTGRES_USER"); user != "" {
+		if pw := get("POSTGRES_PASSWORD"); pw != "" {
+			u.User = url.UserPassword(user, pw)
+		} else {
+			u.User = url.User(user)
+		}
+	}
+	if m := get("POSTGRES_SSLMODE"); m != "" {
+		u.RawQuery = "sslmode=" + url.QueryEscape(m)
+	}
+	return u.String()
+}
+
+// ParseCreditPacks parses "credits:amount:currency,...".
+func ParseCreditPacks(v string) ([]CreditPack, error) {
+	var packs []CreditPack
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		parts := strings.Split(item, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("has %q: want credits:amount-in-cents:currency", item)
+		}
+		credits, err1 := strconv.ParseInt(parts[0], 10, 64)
+		amount, err2 := strconv.ParseInt(parts[1], 10, 64)
+		cur := strings.ToLower(parts[2])
+		if err1 != nil || err2 != nil || credits <= 0 || amount <= 0 || len(cur) != 3 {
+			return nil, fmt.Errorf("has %q: want positive credits and amount and a 3-letter currency", item)
+		}
+		packs = append(packs, CreditPack{Credits: credits, Amount: amount, Currency: cur})
+	}
+	return packs, nil
+}
+
+// ParsePrices parses "model=input:output,..." in USD per million tokens.
+func ParsePrices(v string) (map[string]ModelPrice, error) {
+	prices := map[string]ModelPrice{}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		model, pair, ok := strings.Cut(item, "=")
+		in, out, ok2 := strings.Cut(pair, ":")
+		if !ok || !ok2 || model == "" {
+			return nil, fmt.Errorf("has %q: want model=input:output", item)
+		}
+		pi, err1 := strconv.ParseFloat(in, 64)
+		po, err2 := strconv.ParseFloat(out, 64)
+		if err1 != nil || err2 != nil || pi < 0 || po < 0 {
+			return nil, fmt.Errorf("has %q: prices must be non-negative numbers", item)
+		}
+		prices[model] = ModelPrice{InputPerMillion: pi, OutputPerMillion: po}
+	}
+	return prices, nil
+}
+
+func str(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func oneOf(field func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		v = strings.ToLower(v)
+		if !slices.Contains(allowed, v) {
+			return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func httpURL(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("must be an http:// or https:// URL")
+		}
+		*field(c) = strings.TrimRight(v, "/")
+		return nil
+	}
+}
+
+func topic(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		// Pub/Sub: 3-255 characters, starting with a letter.
+		if len(v) < 3 || len(v) > 255 || !isLetter(v[0]) ||
+			strings.TrimLeft(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+%") != "" {
+			return errors.New("must be a Pub/Sub topic id: 3-255 letters, digits and -_.~+%, starting with a letter")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func isLetter(b byte) bool { return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') }
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return errors.New("must be a positive duration such as 30s or 2m")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func positiveInt64(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return errors.New("must be a positive integer")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func nonNegativeInt64(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errors.New("must be a non-negative integer")
+		}
+		*field(c) = n
+		return nil
+	}
+}

@@ -1,0 +1,210 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/fault"
+)
+
+// File is a project file's metadata; storage holds the bytes.
+type File struct {
+	ProjectID     string
+	Path          string
+	Version       int // the current version
+	LatestVersion int // the highest version ever written
+	SHA256        string
+	Size          int64
+	ContentType   string
+	UpdatedAt     time.Time
+}
+
+// FileVersion is one kept version of a file.
+type FileVersion struct {
+	ProjectID string
+	Path      string
+	Version   int
+	SHA256    string
+	Size      int64
+	BlobKey   string
+	Source    string // upload, refine, undo, restore
+	JobID     *int64
+	CreatedAt time.Time
+}
+
+// Version sources.
+const (
+	SourceUpload  = "upload"
+	SourceRefine  = "refine"
+	SourceUndo    = "undo"
+	SourceRestore = "restore"
+)
+
+const fileColumns = `project_id::text, path, version, latest_version, sha256, size, content_type, updated_at`
+
+func scanFile(row pgx.Row) (File, error) {
+	var f File
+	err := row.Scan(&f.ProjectID, &f.Path, &f.Version, &f.LatestVersion, &f.SHA256, &f.Size, &f.ContentType, &f.UpdatedAt)
+	return f, translate(err)
+}
+
+const versionColumns = `project_id::text, path, version, sha256, size, blob_key, source, job_id, created_at`
+
+func scanVersion(row pgx.Row) (FileVersion, error) {
+	var v FileVersion
+	err := row.Scan(&v.ProjectID, &v.Path, &v.Version, &v.SHA256, &v.Size, &v.BlobKey, &v.Source, &v.JobID, &v.CreatedAt)
+	return v, translate(err)
+}
+
+// FileByPath reads a file's metadata.
+func FileByPath(ctx context.Context, q Querier, projectID, path string) (File, error) {
+	f, err := scanFile(q.QueryRow(ctx, `SELECT `+fileColumns+` FROM project_files WHERE project_id = $1 AND path = $2`, projectID, path))
+	if err != nil {
+		return File{}, fmt.Errorf("FileByPath(%s, %q): %w", projectID, path, err)
+	}
+	return f, nil
+}
+
+// ListFiles lists a project's files by path.
+func ListFiles(ctx context.Context, q Querier, projectID string) ([]File, error) {
+	rows, err := q.Query(ctx, `SELECT `+fileColumns+` FROM project_files WHERE project_id = $1 ORDER BY path`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("ListFiles(%s): %w", projectID, translate(err))
+	}
+	fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) { return scanFile(r) })
+	if err != nil {
+		return nil, fmt.Errorf("ListFiles(%s): %w", projectID, err)
+	}
+	return fs, nil
+}
+
+// GetFileVersion reads one version of a file.
+func GetFileVersion(ctx context.Context, q Querier, projectID, path string, version int) (FileVersion, error) {
+	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+` FROM file_versions
+		WHERE project_id = $1 AND path = $2 AND version = $3`, projectID, path, version))
+	if err != nil {
+		return FileVersion{}, fmt.Errorf("GetFileVersion(%s, %q, %d): %w", projectID, path, version, err)
+	}
+	return v, nil
+}
+
+// ListFileVersions lists a file's versions, newest first.
+func ListFileVersions(ctx context.Context, q Querier, projectID, path string) ([]FileVersion, error) {
+	rows, err := q.Query(ctx, `SELECT `+versionColumns+` FROM file_versions
+		WHERE project_id = $1 AND path = $2 ORDER BY version DESC`, projectID, path)
+	if err != nil {
+		return nil, fmt.Errorf("ListFileVersions(%s, %q): %w", projectID, path, translate(err))
+	}
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FileVersion, error) { return scanVersion(r) })
+	if err != nil {
+		return nil, fmt.Errorf("ListFileVersions(%s, %q): %w", projectID, path, err)
+	}
+	return vs, nil
+}
+
+// NewVersion is content already stored under BlobKey that is to become a
+// file's current version.
+type NewVersion struct {
+	ProjectID   string
+	Path        string
+	SHA256      string
+	Size        int64
+	BlobKey     string
+	ContentType string
+	Source      string
+	JobID       *int64
+	// BaseVersion is the version the writer read. 0 accepts any state (an
+	// upload, which may create the file); otherwise the commit succeeds only
+	// if the file is still at BaseVersion (no lost update).
+	BaseVersion int
+}
+
+// ErrVersionMismatch is returned when a file moved past the version a writer
+// read: the edit was computed from stale content.
+var ErrVersionMismatch = errors.New("the file changed since it was read")
+
+// CommitVersion records nv as the file's next version and makes it current.
+// It returns the new version number. A BaseVersion that is no longer current
+// is a permanent error wrapping ErrVersionMismatch and fault.ErrConflict.
+func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, err error) {
+	defer fault.Wrap(&err, "CommitVersion(%s, %q)", nv.ProjectID, nv.Path)
+	if nv.ContentType == "" {
+		nv.ContentType = "text/plain; charset=utf-8"
+	}
+	var cur, latest int
+	for {
+		err := q.QueryRow(ctx, `SELECT version, latest_version FROM project_files
+			WHERE project_id = $1 AND path = $2 FOR UPDATE`, nv.ProjectID, nv.Path).Scan(&cur, &latest)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return 0, translate(err)
+		}
+		if nv.BaseVersion != 0 {
+			return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it no longer exists)", fault.ErrConflict, ErrVersionMismatch))
+		}
+		// A new file. The version row follows in this transaction (the
+		// foreign key is deferred). A concurrent creator wins the race and
+		// this loop then locks its row.
+		tag, err := q.Exec(ctx, `INSERT INTO project_files (project_id, path, version, latest_version, sha256, size, content_type)
+			VALUES ($1, $2, 1, 1, $3, $4, $5) ON CONFLICT DO NOTHING`,
+			nv.ProjectID, nv.Path, nv.SHA256, nv.Size, nv.ContentType)
+		if err != nil {
+			return 0, translate(err)
+		}
+		if tag.RowsAffected() == 1 {
+			if err := insertVersion(ctx, q, nv, 1); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		}
+	}
+	if nv.BaseVersion != 0 && cur != nv.BaseVersion {
+		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (read version %d, now %d)",
+			fault.ErrConflict, ErrVersionMismatch, nv.BaseVersion, cur))
+	}
+	next := latest + 1
+	if err := insertVersion(ctx, q, nv, next); err != nil {
+		return 0, err
+	}
+	_, err = q.Exec(ctx, `UPDATE project_files SET version = $3, latest_version = $3, sha256 = $4, size = $5,
+		content_type = $6, updated_at = now() WHERE project_id = $1 AND path = $2`,
+		nv.ProjectID, nv.Path, next, nv.SHA256, nv.Size, nv.ContentType)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return next, nil
+}
+
+func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) error {
+	_, err := q.Exec(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		nv.ProjectID, nv.Path, version, nv.SHA256, nv.Size, nv.BlobKey, nv.Source, nv.JobID)
+	return translate(err)
+}
+
+// PointToVersion makes an existing version current again (undo), if the file
+// is still at fromVersion. No version is deleted: later versions stay in the
+// history, and the next write gets latest_version + 1.
+func PointToVersion(ctx context.Context, q Querier, projectID, path string, fromVersion, toVersion int) (FileVersion, error) {
+	v, err := GetFileVersion(ctx, q, projectID, path, toVersion)
+	if err != nil {
+		return FileVersion{}, err
+	}
+	tag, err := q.Exec(ctx, `UPDATE project_files SET version = $4, sha256 = $5, size = $6, updated_at = now()
+		WHERE project_id = $1 AND path = $2 AND version = $3`,
+		projectID, path, fromVersion, toVersion, v.SHA256, v.Size)
+	if err != nil {
+		return FileVersion{}, fmt.Errorf("PointToVersion(%s, %q): %w", projectID, path, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return FileVersion{}, fault.AsPermanent(fmt.Errorf("PointToVersion(%s, %q): %w: %w",
+			projectID, path, fault.ErrConflict, ErrVersionMismatch))
+	}
+	return v, nil
+}

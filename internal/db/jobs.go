@@ -1,0 +1,245 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/fault"
+)
+
+// Job states. The schema enforces the machine:
+//
+//	queued ──▶ running ──▶ succeeded
+//	  │          │ ▲  └──▶ failed | rejected
+//	  │          └─┘ (redelivery: attempts+1)
+//	  └──▶ failed | rejected (gave up before it ran)
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"   // could not be done (model, conflict, gave up); credits released
+	JobRejected  = "rejected" // refused as asked (bad input); credits released
+)
+
+// Job modes.
+const (
+	ModeDirect = "direct" // the instruction carries edit blocks or a diff
+	ModeLLM    = "llm"
+	ModeAider  = "aider"
+)
+
+// Job is a refinement request and its recorded outcome.
+type Job struct {
+	ID               int64
+	UserID           int64
+	ProjectID        string
+	Path             string
+	Instruction      string
+	Mode             string
+	State            string
+	Attempts         int
+	ChatID           int64
+	SourceUpdateID   *int64
+	BaseVersion      *int
+	ResultVersion    *int
+	BeforeSHA256     *string
+	AfterSHA256      *string
+	Diff             *string
+	Model            *string
+	PromptTokens     int
+	CompletionTokens int
+	CostUSD          float64
+	HoldCredits      int64
+	ChargedCredits   int64
+	EditAttempts     int
+	DurationMS       *int64
+	Error            *string
+	ErrorKind        *string
+	ReplySentAt      *time.Time
+	CreatedAt        time.Time
+	StartedAt        *time.Time
+	FinishedAt       *time.Time
+}
+
+// Final reports whether the job reached a final state.
+func (j Job) Final() bool {
+	return j.State == JobSucceeded || j.State == JobFailed || j.State == JobRejected
+}
+
+const jobColumns = `id, user_id, project_id::text, path, instruction, mode, state, attempts, chat_id, source_update_id,
+	base_version, result_version, before_sha256, after_sha256, diff, model, prompt_tokens, completion_tokens,
+	cost_usd::float8, hold_credits, charged_credits, edit_attempts, duration_ms, error, error_kind, reply_sent_at,
+	created_at, started_at, finished_at`
+
+func scanJob(row pgx.Row) (Job, error) {
+	var j Job
+	err := row.Scan(&j.ID, &j.UserID, &j.ProjectID, &j.Path, &j.Instruction, &j.Mode, &j.State, &j.Attempts,
+		&j.ChatID, &j.SourceUpdateID, &j.BaseVersion, &j.ResultVersion, &j.BeforeSHA256, &j.AfterSHA256, &j.Diff,
+		&j.Model, &j.PromptTokens, &j.CompletionTokens, &j.CostUSD, &j.HoldCredits, &j.ChargedCredits,
+		&j.EditAttempts, &j.DurationMS, &j.Error, &j.ErrorKind, &j.ReplySentAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt)
+	return j, translate(err)
+}
+
+// NewJob is a refinement to queue.
+type NewJob struct {
+	UserID         int64
+	ProjectID      string
+	Path           string
+	Instruction    string
+	Mode           string
+	ChatID         int64
+	SourceUpdateID *int64
+	HoldCredits    int64
+}
+
+// CreateJob queues a job and holds its credits, in the caller's transaction.
+// fault.ErrInsufficient when the user's available credits do not cover the
+// hold; fault.ErrConflict when the source update already made a job.
+func CreateJob(ctx context.Context, q Querier, nj NewJob) (Job, error) {
+	j, err := scanJob(q.QueryRow(ctx, `INSERT INTO refine_jobs
+		(user_id, project_id, path, instruction, mode, chat_id, source_update_id, hold_credits)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+jobColumns,
+		nj.UserID, nj.ProjectID, nj.Path, nj.Instruction, nj.Mode, nj.ChatID, nj.SourceUpdateID, nj.HoldCredits))
+	if err != nil {
+		return Job{}, fmt.Errorf("CreateJob(%s, %q): %w", nj.ProjectID, nj.Path, err)
+	}
+	if nj.HoldCredits > 0 {
+		if err := HoldCredits(ctx, q, j.ID, nj.UserID, nj.HoldCredits); err != nil {
+			return Job{}, err
+		}
+	}
+	return j, nil
+}
+
+// GetJob reads a job by id, whoever owns it (for consumers).
+func GetJob(ctx context.Context, q Querier, id int64) (Job, error) {
+	j, err := scanJob(q.QueryRow(ctx, `SELECT `+jobColumns+` FROM refine_jobs WHERE id = $1`, id))
+	if err != nil {
+		return Job{}, fmt.Errorf("GetJob(%d): %w", id, err)
+	}
+	return j, nil
+}
+
+// UserJob reads a job only if it belongs to the user.
+func UserJob(ctx context.Context, q Querier, userID, id int64) (Job, error) {
+	j, err := scanJob(q.QueryRow(ctx, `SELECT `+jobColumns+` FROM refine_jobs WHERE id = $1 AND user_id = $2`, id, userID))
+	if err != nil {
+		return Job{}, fmt.Errorf("UserJob(%d, %d): %w", userID, id, err)
+	}
+	return j, nil
+}
+
+// CountRecentJobs counts the user's jobs created within window (a rate limit).
+func CountRecentJobs(ctx context.Context, q Querier, userID int64, window time.Duration) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM refine_jobs WHERE user_id = $1 AND created_at > now() - $2::interval`,
+		userID, window).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("CountRecentJobs(%d): %w", userID, translate(err))
+	}
+	return n, nil
+}
+
+// ErrJobFinal is returned when a job can no longer run.
+var ErrJobFinal = errors.New("job already finished")
+
+// ClaimJob moves a queued (or crashed running) job to running and counts the
+// attempt. A finished job is returned unchanged with an error wrapping
+// ErrJobFinal, so a redelivery can ack without doing anything.
+func ClaimJob(ctx context.Context, q Querier, id int64) (Job, error) {
+	j, err := scanJob(q.QueryRow(ctx, `UPDATE refine_jobs SET state = 'running', attempts = attempts + 1,
+		started_at = coalesce(started_at, now()) WHERE id = $1 AND state IN ('queued', 'running') RETURNING `+jobColumns, id))
+	if errors.Is(err, fault.ErrNotFound) {
+		j, err := GetJob(ctx, q, id)
+		if err != nil {
+			return Job{}, err
+		}
+		return j, fault.AsPermanent(fmt.Errorf("ClaimJob(%d): %w (%s)", id, ErrJobFinal, j.State))
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("ClaimJob(%d): %w", id, err)
+	}
+	return j, nil
+}
+
+// JobSuccess is what a successful refinement records.
+type JobSuccess struct {
+	BaseVersion      int
+	ResultVersion    int
+	BeforeSHA256     string
+	AfterSHA256      string
+	Diff             string
+	Model            string
+	PromptTokens     int
+	CompletionTokens int
+	CostUSD          float64
+	EditAttempts     int
+	Duration         time.Duration
+}
+
+// SucceedJob records the outcome of a running job.
+func SucceedJob(ctx context.Context, q Querier, id int64, s JobSuccess) error {
+	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET state = 'succeeded', base_version = $2, result_version = $3,
+		before_sha256 = $4, after_sha256 = $5, diff = $6, model = nullif($7, ''), prompt_tokens = $8,
+		completion_tokens = $9, cost_usd = $10, edit_attempts = $11, duration_ms = $12, finished_at = now()
+		WHERE id = $1 AND state = 'running'`,
+		id, s.BaseVersion, s.ResultVersion, s.BeforeSHA256, s.AfterSHA256, s.Diff, s.Model, s.PromptTokens,
+		s.CompletionTokens, s.CostUSD, s.EditAttempts, s.Duration.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("SucceedJob(%d): %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fault.AsPermanent(fmt.Errorf("SucceedJob(%d): %w", id, ErrJobFinal))
+	}
+	return nil
+}
+
+// JobFailure is what a failed or rejected refinement records.
+type JobFailure struct {
+	State            string // JobFailed or JobRejected
+	Kind             string // a short machine-readable reason: conflict, model, no_credits, gave_up, ...
+	Message          string // what the user is told
+	Model            string
+	PromptTokens     int
+	CompletionTokens int
+	CostUSD          float64
+	EditAttempts     int
+	Duration         time.Duration
+}
+
+// FailJob finishes a job as failed or rejected and releases its credits, in
+// the caller's transaction. failed=false when the job had already finished
+// (a redelivery): nothing changes then.
+func FailJob(ctx context.Context, q Querier, id int64, f JobFailure) (failed bool, err error) {
+	if f.State != JobFailed && f.State != JobRejected {
+		return false, fmt.Errorf("FailJob(%d): state %q is not a failure", id, f.State)
+	}
+	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET state = $2, error_kind = $3, error = $4, model = coalesce(nullif($5, ''), model),
+		prompt_tokens = $6, completion_tokens = $7, cost_usd = $8, edit_attempts = $9, duration_ms = $10, finished_at = now()
+		WHERE id = $1 AND state IN ('queued', 'running')`,
+		id, f.State, f.Kind, f.Message, f.Model, f.PromptTokens, f.CompletionTokens, f.CostUSD, f.EditAttempts, f.Duration.Milliseconds())
+	if err != nil {
+		return false, fmt.Errorf("FailJob(%d): %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	if _, err := ReleaseHold(ctx, q, id); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// MarkJobReplied records that the user was told the outcome; false when an
+// earlier delivery already did.
+func MarkJobReplied(ctx context.Context, q Querier, id int64) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET reply_sent_at = now() WHERE id = $1 AND reply_sent_at IS NULL`, id)
+	if err != nil {
+		return false, fmt.Errorf("MarkJobReplied(%d): %w", id, translate(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
