@@ -107,4 +107,3 @@ func notImplemented(name string) http.Handler {
 		http.Error(w, name+" is not implemented yet", http.StatusNotImplemented)
 	})
 }
-
