@@ -1,0 +1,83 @@
+# The alternative delivery (var.delivery = "eventarc"): one Eventarc trigger
+# per consumer. Eventarc creates the push subscription itself; the retry,
+# dead-letter, ack-deadline and expiry settings are then set on that
+# subscription with gcloud (the google provider cannot manage a
+# subscription it did not create), so the machine running terraform apply
+# needs gcloud.
+
+resource "google_eventarc_trigger" "consumer" {
+  for_each        = var.delivery == "eventarc" ? local.consumers : {}
+  project         = var.project_id
+  name            = "${each.value.service}-trigger"
+  location        = var.region
+  service_account = google_service_account.invoker.email
+
+  matching_criteria {
+    attribute = "type"
+    value     = "google.cloud.pubsub.topic.v1.messagePublished"
+  }
+
+  transport {
+    pubsub {
+      topic = google_pubsub_topic.topic[each.value.consumes].id
+    }
+  }
+
+  destination {
+    cloud_run_service {
+      service = google_cloud_run_v2_service.function[each.key].name
+      region  = var.region
+      path    = "/"
+    }
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.invoker,
+    google_service_account_iam_member.invoker_token_creator,
+  ]
+}
+
+resource "terraform_data" "eventarc_subscription" {
+  for_each = google_eventarc_trigger.consumer
+
+  input = {
+    subscription          = each.value.transport[0].pubsub[0].subscription
+    dead_letter_topic     = google_pubsub_topic.dead_letter[local.functions[each.key].consumes].id
+    max_delivery_attempts = var.max_delivery_attempts
+    ack_deadline_seconds  = local.ack_deadline[each.key]
+    minimum_backoff       = var.retry_minimum_backoff
+    maximum_backoff       = var.retry_maximum_backoff
+  }
+
+  triggers_replace = [
+    each.value.transport[0].pubsub[0].subscription,
+    var.max_delivery_attempts,
+    local.ack_deadline[each.key],
+    var.retry_minimum_backoff,
+    var.retry_maximum_backoff,
+  ]
+
+  provisioner "local-exec" {
+    command = join(" ", [
+      "gcloud pubsub subscriptions update",
+      each.value.transport[0].pubsub[0].subscription,
+      "--project=${var.project_id}",
+      "--ack-deadline=${local.ack_deadline[each.key]}",
+      "--min-retry-delay=${var.retry_minimum_backoff}",
+      "--max-retry-delay=${var.retry_maximum_backoff}",
+      "--dead-letter-topic=${google_pubsub_topic.dead_letter[local.functions[each.key].consumes].id}",
+      "--max-delivery-attempts=${var.max_delivery_attempts}",
+      "--expiration-period=never",
+    ])
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher]
+}
+
+resource "google_pubsub_subscription_iam_member" "eventarc_dead_letter_subscriber" {
+  for_each     = google_eventarc_trigger.consumer
+  project      = var.project_id
+  subscription = each.value.transport[0].pubsub[0].subscription
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}

@@ -1,0 +1,160 @@
+# What each function is, in one place: the Cloud Run service that runs it,
+# whether the world may call it, the topic it consumes or publishes to, and
+# the variables and secrets it reads. internal/deploycheck holds this table
+# and the code together (function names, variable names, topic names).
+locals {
+  # Secret Manager secrets: secret id => what goes in it. The values are added
+  # with gcloud (docs/deploy.md), never through Terraform, so no secret ends
+  # up in the state.
+  secrets = {
+    "devbot-database-url"            = "PostgreSQL URL of Supabase's transaction pooler (port 6543), for the services"
+    "devbot-migrate-database-url"    = "PostgreSQL URL of a session-mode or direct connection (port 5432), for devbot migrate"
+    "devbot-supabase-key"            = "Supabase service-role key"
+    "devbot-telegram-bot-token"      = "Telegram bot token from @BotFather"
+    "devbot-telegram-webhook-secret" = "secret_token given to Telegram's setWebhook"
+    "devbot-stripe-secret-key"       = "Stripe secret key (sk_live_... or sk_test_...)"
+    "devbot-stripe-webhook-secret"   = "Stripe webhook endpoint signing secret (whsec_...)"
+    "devbot-llm-api-key"             = "key of the OpenAI-compatible model endpoint (LLM_BASE_URL)"
+    "devbot-api-key-encryption-key"  = "32 random bytes, base64: encrypts users' own model keys"
+  }
+
+  # Topics: name => whether its publishers set ordering keys (DESIGN.md:
+  # chat id on telegram-updates, project/path on refine-jobs).
+  topics = {
+    "telegram-updates" = { ordered = true }
+    "stripe-events"    = { ordered = false }
+    "refine-jobs"      = { ordered = true }
+  }
+
+  # Settings every function reads.
+  common_env = merge({
+    ENVIRONMENT          = "production"
+    LOG_FORMAT           = "json"
+    LOG_LEVEL            = var.log_level
+    GOOGLE_CLOUD_PROJECT = var.project_id
+  }, var.settings)
+
+  # Settings of the functions that use PostgreSQL and Supabase Storage.
+  data_env = {
+    DATABASE_EXEC_MODE = var.database_exec_mode
+    DATABASE_MAX_CONNS = tostring(var.database_max_conns)
+    STORAGE_BACKEND    = "supabase"
+    SUPABASE_URL       = var.supabase_url
+  }
+
+  functions = {
+    TelegramWebhook = {
+      service    = "devbot-telegram-webhook"
+      account_id = "devbot-telegram-webhook"
+      public     = true
+      consumes   = ""
+      publishes  = ["telegram-updates"]
+      env = {
+        TOPIC_TELEGRAM_UPDATES = "telegram-updates"
+      }
+      secrets = {
+        TELEGRAM_WEBHOOK_SECRET = "devbot-telegram-webhook-secret"
+      }
+    }
+    StripeWebhook = {
+      service    = "devbot-stripe-webhook"
+      account_id = "devbot-stripe-webhook"
+      public     = true
+      consumes   = ""
+      publishes  = ["stripe-events"]
+      env = {
+        TOPIC_STRIPE_EVENTS = "stripe-events"
+      }
+      secrets = {
+        STRIPE_WEBHOOK_SECRET = "devbot-stripe-webhook-secret"
+      }
+    }
+    TelegramUpdates = {
+      service    = "devbot-telegram-updates"
+      account_id = "devbot-telegram-updates"
+      public     = false
+      consumes   = "telegram-updates"
+      publishes  = ["refine-jobs"]
+      env = merge(local.data_env, {
+        TOPIC_REFINE_JOBS = "refine-jobs"
+      })
+      secrets = {
+        DATABASE_URL           = "devbot-database-url"
+        SUPABASE_KEY           = "devbot-supabase-key"
+        TELEGRAM_BOT_TOKEN     = "devbot-telegram-bot-token"
+        STRIPE_SECRET_KEY      = "devbot-stripe-secret-key"
+        API_KEY_ENCRYPTION_KEY = "devbot-api-key-encryption-key"
+      }
+    }
+    RefineJobs = {
+      service    = "devbot-refine-jobs"
+      account_id = "devbot-refine-jobs"
+      public     = false
+      consumes   = "refine-jobs"
+      publishes  = []
+      env        = local.data_env
+      secrets = {
+        DATABASE_URL           = "devbot-database-url"
+        SUPABASE_KEY           = "devbot-supabase-key"
+        TELEGRAM_BOT_TOKEN     = "devbot-telegram-bot-token"
+        LLM_API_KEY            = "devbot-llm-api-key"
+        API_KEY_ENCRYPTION_KEY = "devbot-api-key-encryption-key"
+      }
+    }
+    StripeEvents = {
+      service    = "devbot-stripe-events"
+      account_id = "devbot-stripe-events"
+      public     = false
+      consumes   = "stripe-events"
+      publishes  = []
+      env = {
+        DATABASE_EXEC_MODE = var.database_exec_mode
+        DATABASE_MAX_CONNS = tostring(var.database_max_conns)
+      }
+      secrets = {
+        DATABASE_URL       = "devbot-database-url"
+        TELEGRAM_BOT_TOKEN = "devbot-telegram-bot-token"
+      }
+    }
+  }
+
+  consumers = { for name, f in local.functions : name => f if f.consumes != "" }
+
+  # A consumer's deadline inside its request timeout: the handler stops
+  # (and records what it can) before Cloud Run cuts the request off.
+  handler_timeout = { for name, l in var.limits : name => "${floor(l.timeout_seconds * 0.9)}s" }
+
+  # Pub/Sub waits this long for a push response; it covers the request
+  # timeout, so a slow attempt is never redelivered while it still runs.
+  ack_deadline = { for name, l in var.limits : name => min(600, l.timeout_seconds + 30) }
+
+  # Each function's full environment (plain values; secrets are separate).
+  function_env = {
+    for name, f in local.functions : name => merge(
+      local.common_env,
+      f.env,
+      { FUNCTION_TARGET = name },
+      # Consumers only: give up on the last attempt, finish before the timeout.
+      { for k, v in {
+        MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
+        HANDLER_TIMEOUT       = local.handler_timeout[name]
+      } : k => v if f.consumes != "" },
+    )
+  }
+
+  # (function, secret) pairs, for the secret accessor grants.
+  secret_access = merge([
+    for name, f in local.functions : {
+      for env_name, secret in f.secrets : "${name}/${secret}" => { function = name, secret = secret }
+    }
+  ]...)
+
+  # (function, topic) pairs, for the publisher grants.
+  topic_publishers = merge([
+    for name, f in local.functions : {
+      for topic in f.publishes : "${name}/${topic}" => { function = name, topic = topic }
+    }
+  ]...)
+
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}

@@ -1,0 +1,154 @@
+variable "project_id" {
+  description = "Google Cloud project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Cloud Run services, the migration job, the Artifact Registry repository and the Eventarc triggers."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "image" {
+  description = "Container image the services and the migration job are created with. Cloud Build deploys every later image (Terraform ignores image changes after creation), so the default placeholder is only used until the first build."
+  type        = string
+  default     = "us-docker.pkg.dev/cloudrun/container/hello"
+}
+
+variable "repository" {
+  description = "Artifact Registry repository (Docker format) that cloudbuild.yaml pushes to."
+  type        = string
+  default     = "devbot"
+}
+
+variable "supabase_url" {
+  description = "Supabase project URL, e.g. https://abcd.supabase.co (SUPABASE_URL)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://", var.supabase_url))
+    error_message = "supabase_url must be an https:// URL such as https://abcd.supabase.co."
+  }
+}
+
+variable "database_exec_mode" {
+  description = "DATABASE_EXEC_MODE of the services: exec behind Supabase's transaction pooler (port 6543), cache_statement on a direct or session-mode connection."
+  type        = string
+  default     = "exec"
+}
+
+variable "database_max_conns" {
+  description = "DATABASE_MAX_CONNS: connections one instance opens. Instances x this must stay under the pooler's limit."
+  type        = number
+  default     = 5
+}
+
+variable "delivery" {
+  description = "How the consumers receive messages: push (push subscriptions made here) or eventarc (Eventarc triggers; their subscriptions get the same retry and dead-letter settings)."
+  type        = string
+  default     = "push"
+
+  validation {
+    condition     = contains(["push", "eventarc"], var.delivery)
+    error_message = "delivery must be push or eventarc."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Delivery attempts before a message goes to its dead-letter topic (5-100). The consumers get the same number as MAX_DELIVERY_ATTEMPTS, so the last attempt gives up cleanly (fails the job, releases the credits, tells the user)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100."
+  }
+}
+
+variable "retry_minimum_backoff" {
+  description = "Shortest delay before a nacked message is redelivered."
+  type        = string
+  default     = "10s"
+}
+
+variable "retry_maximum_backoff" {
+  description = "Longest delay before a nacked message is redelivered (at most 600s)."
+  type        = string
+  default     = "600s"
+}
+
+variable "dead_letter_retention" {
+  description = "How long the dead-letter subscriptions keep messages for inspection and devbot replay (at most 31 days)."
+  type        = string
+  default     = "1209600s"
+}
+
+variable "limits" {
+  description = "Per function: CPU, memory, concurrent requests per instance, request timeout (consumers: at most 570 s, so the ack deadline of timeout + 30 s stays within Pub/Sub's 600 s), and the instance range. Overriding one function means restating its whole entry."
+  type = map(object({
+    cpu             = string
+    memory          = string
+    concurrency     = number
+    timeout_seconds = number
+    min_instances   = number
+    max_instances   = number
+  }))
+  default = {
+    TelegramWebhook = { cpu = "1", memory = "256Mi", concurrency = 80, timeout_seconds = 30, min_instances = 0, max_instances = 10 }
+    StripeWebhook   = { cpu = "1", memory = "256Mi", concurrency = 80, timeout_seconds = 30, min_instances = 0, max_instances = 5 }
+    TelegramUpdates = { cpu = "1", memory = "512Mi", concurrency = 20, timeout_seconds = 120, min_instances = 0, max_instances = 10 }
+    RefineJobs      = { cpu = "1", memory = "512Mi", concurrency = 8, timeout_seconds = 540, min_instances = 0, max_instances = 20 }
+    StripeEvents    = { cpu = "1", memory = "256Mi", concurrency = 20, timeout_seconds = 60, min_instances = 0, max_instances = 5 }
+  }
+
+  validation {
+    condition     = alltrue([for name in ["TelegramWebhook", "StripeWebhook", "TelegramUpdates", "RefineJobs", "StripeEvents"] : contains(keys(var.limits), name)])
+    error_message = "limits must have an entry for each of TelegramWebhook, StripeWebhook, TelegramUpdates, RefineJobs and StripeEvents."
+  }
+  validation {
+    condition     = alltrue([for name, l in var.limits : l.timeout_seconds >= 10 && l.timeout_seconds <= 570])
+    error_message = "Every timeout_seconds must be between 10 and 570 (the ack deadline is timeout + 30 s, at most 600 s)."
+  }
+}
+
+variable "settings" {
+  description = "Further non-secret environment variables for every function and the migration job (see .env.example), e.g. { LLM_MODEL = \"google/gemini-2.5-flash\", CREDIT_PACKS = \"100:500:usd\" }. Secrets never go here."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function: debug, info, warn or error."
+  type        = string
+  default     = "info"
+}
+
+variable "deletion_protection" {
+  description = "Protect the Cloud Run services and the job from terraform destroy."
+  type        = bool
+  default     = true
+}
+
+variable "github_owner" {
+  description = "GitHub owner of the repository the Cloud Build trigger builds; empty: no trigger is made (create it by hand, see docs/deploy.md)."
+  type        = string
+  default     = ""
+}
+
+variable "github_repository" {
+  description = "GitHub repository name the Cloud Build trigger builds (connected to Cloud Build beforehand)."
+  type        = string
+  default     = ""
+}
+
+variable "github_branch" {
+  description = "Branch whose pushes deploy (a regular expression)."
+  type        = string
+  default     = "^main$"
+}
+
+variable "set_telegram_webhook" {
+  description = "Whether the Cloud Build trigger's last step calls Telegram's setWebhook (with the secret token) after each deploy."
+  type        = bool
+  default     = true
+}
