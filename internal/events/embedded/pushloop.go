@@ -1,0 +1,284 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+)
+
+// pushSub is the push loop of one subscription.
+type pushSub struct {
+	srv  *Server
+	spec TopicSpec
+	name string // full subscription name
+	hc   *http.Client
+	log  *slog.Logger
+	sem  chan struct{}
+
+	// attempts counts failed deliveries per message when pstest does not
+	// (no dead-letter policy), for the backoff.
+	mu       sync.Mutex
+	attempts map[string]int
+
+	delivered, acked, nacked, deadLettered atomic.Int64
+}
+
+func newPushSub(s *Server, t TopicSpec, cfg Config) *pushSub {
+	return &pushSub{srv: s, spec: t, name: s.subName(t.Subscription), hc: cfg.HTTPClient,
+		log: cfg.Logger.With("subscription", t.Subscription), sem: make(chan struct{}, cfg.MaxOutstanding),
+		attempts: map[string]int{}}
+}
+
+func (p *pushSub) stats() Stats {
+	return Stats{Delivered: p.delivered.Load(), Acked: p.acked.Load(), Nacked: p.nacked.Load(),
+		DeadLettered: p.deadLettered.Load()}
+}
+
+// Polling bounds: pstest's Pull waits 500 ms when empty unless told to
+// return at once, and nothing signals a new message, so the loop polls,
+// quickly after a busy pull and more slowly when idle.
+const (
+	minPoll = time.Millisecond
+	maxPoll = 20 * time.Millisecond
+)
+
+func (p *pushSub) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	poll := minPoll
+	for {
+		// One slot, blocking, then as many free ones as there are.
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	fill:
+		for n < cap(p.sem) {
+			select {
+			case p.sem <- struct{}{}:
+				n++
+			default:
+				break fill
+			}
+		}
+		resp, err := p.srv.Client.SubscriptionAdminClient.Pull(ctx, &pb.PullRequest{
+			Subscription: p.name, MaxMessages: int32(n), ReturnImmediately: true})
+		got := 0
+		if err == nil {
+			got = len(resp.ReceivedMessages)
+		}
+		for range n - got {
+			<-p.sem
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Warn("pull failed", "error", err.Error())
+		}
+		for _, rm := range resp.GetReceivedMessages() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-p.sem }()
+				p.deliver(ctx, rm)
+			}()
+		}
+		if got > 0 {
+			poll = minPoll
+			continue
+		}
+		select {
+		case <-time.After(poll):
+		case <-ctx.Done():
+			return
+		}
+		poll = min(poll*2, maxPoll)
+	}
+}
+
+// deliver POSTs one message and acks, dead-letters or nacks it after a
+// backoff.
+func (p *pushSub) deliver(ctx context.Context, rm *pb.ReceivedMessage) {
+	m := rm.GetMessage()
+	attempt := int(rm.GetDeliveryAttempt())
+	code, retryAfter, err := p.post(ctx, rm)
+	p.delivered.Add(1)
+	if ctx.Err() != nil {
+		return // closing: the message stays unacked
+	}
+	log := p.log.With("message_id", m.GetMessageId(), "delivery_attempt", attempt)
+	if err == nil && acks(code) {
+		p.ack(ctx, rm.AckId)
+		p.forget(m.GetMessageId())
+		p.acked.Add(1)
+		log.Debug("push acked", "status", code)
+		return
+	}
+	p.nacked.Add(1)
+	if err != nil {
+		log.Info("push failed", "error", err.Error())
+	} else {
+		log.Info("push nacked", "status", code)
+	}
+	if p.spec.DeadLetterTopic != "" && attempt >= p.spec.MaxAttempts {
+		if err := p.deadLetter(ctx, rm, attempt); err != nil {
+			log.Warn("dead-lettering failed; pstest will do it", "error", err.Error())
+			p.nack(ctx, rm.AckId)
+			return
+		}
+		p.ack(ctx, rm.AckId)
+		p.deadLettered.Add(1)
+		log.Info("push dead-lettered", "dead_letter_topic", p.spec.DeadLetterTopic)
+		return
+	}
+	if attempt == 0 {
+		attempt = p.countFailure(m.GetMessageId())
+	}
+	wait := p.backoff(attempt, retryAfter)
+	// Hold the message (so pstest neither redelivers it nor, with ordering,
+	// hands out the next one of its key) until the backoff ends.
+	p.modack(ctx, rm.AckId, wait+10*time.Second)
+	select {
+	case <-time.After(wait):
+	case <-ctx.Done():
+		return
+	}
+	p.nack(ctx, rm.AckId)
+}
+
+// acks reports whether Pub/Sub takes status as an ack.
+func acks(status int) bool {
+	switch status {
+	case http.StatusProcessing, http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent:
+		return true
+	}
+	return false
+}
+
+// backoff is min·2^(attempt-1), at least what Retry-After asked for, at
+// most MaxBackoff.
+func (p *pushSub) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := p.spec.MinBackoff
+	for i := 1; i < attempt && d < p.spec.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(max(d, retryAfter), p.spec.MaxBackoff)
+}
+
+func (p *pushSub) countFailure(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.attempts[id]++
+	return p.attempts[id]
+}
+
+func (p *pushSub) forget(id string) {
+	p.mu.Lock()
+	delete(p.attempts, id)
+	p.mu.Unlock()
+}
+
+// pushMessage and pushEnvelope are the wrapped push format.
+type pushMessage struct {
+	Data         []byte            `json:"data,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	MessageID    string            `json:"messageId"`
+	MessageIDAlt string            `json:"message_id"`
+	Publish      string            `json:"publishTime"`
+	PublishAlt   string            `json:"publish_time"`
+	OrderingKey  string            `json:"orderingKey,omitempty"`
+}
+
+type pushEnvelope struct {
+	Message         pushMessage `json:"message"`
+	Subscription    string      `json:"subscription"`
+	DeliveryAttempt int         `json:"deliveryAttempt,omitempty"`
+}
+
+// Envelope renders rm as the body of a wrapped push request to sub.
+func Envelope(rm *pb.ReceivedMessage, sub string) ([]byte, error) {
+	m := rm.GetMessage()
+	pt := m.GetPublishTime().AsTime().UTC().Format(time.RFC3339Nano)
+	return json.Marshal(pushEnvelope{
+		Message: pushMessage{Data: m.GetData(), Attributes: m.GetAttributes(), MessageID: m.GetMessageId(),
+			MessageIDAlt: m.GetMessageId(), Publish: pt, PublishAlt: pt, OrderingKey: m.GetOrderingKey()},
+		Subscription: sub, DeliveryAttempt: int(rm.GetDeliveryAttempt()),
+	})
+}
+
+func (p *pushSub) post(ctx context.Context, rm *pb.ReceivedMessage) (status int, retryAfter time.Duration, err error) {
+	body, err := Envelope(rm, p.name)
+	if err != nil {
+		return 0, 0, err
+	}
+	// Google's push timeout is the ack deadline; stop a little before it so
+	// pstest does not hand the message out again meanwhile.
+	ctx, cancel := context.WithTimeout(ctx, p.spec.AckDeadline-time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.spec.PushEndpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "devbot-embedded-pubsub")
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		retryAfter = time.Duration(s) * time.Second
+	}
+	return resp.StatusCode, retryAfter, nil
+}
+
+func (p *pushSub) deadLetter(ctx context.Context, rm *pb.ReceivedMessage, attempt int) error {
+	m := rm.GetMessage()
+	attrs := make(map[string]string, len(m.GetAttributes())+4)
+	for k, v := range m.GetAttributes() {
+		attrs[k] = v
+	}
+	attrs["CloudPubSubDeadLetterSourceDeliveryCount"] = strconv.Itoa(attempt)
+	attrs["CloudPubSubDeadLetterSourceSubscription"] = p.spec.Subscription
+	attrs["CloudPubSubDeadLetterSourceSubscriptionProject"] = p.srv.Project
+	attrs["CloudPubSubDeadLetterSourceTopicPublishTime"] = m.GetPublishTime().AsTime().UTC().Format(time.RFC3339Nano)
+	_, err := p.srv.Client.TopicAdminClient.Publish(ctx, &pb.PublishRequest{
+		Topic:    p.srv.topicName(p.spec.DeadLetterTopic),
+		Messages: []*pb.PubsubMessage{{Data: m.GetData(), Attributes: attrs, OrderingKey: m.GetOrderingKey()}},
+	})
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", p.spec.DeadLetterTopic, err)
+	}
+	return nil
+}
+
+func (p *pushSub) ack(ctx context.Context, ackID string) {
+	if err := p.srv.Client.SubscriptionAdminClient.Acknowledge(ctx, &pb.AcknowledgeRequest{
+		Subscription: p.name, AckIds: []string{ackID}}); err != nil && ctx.Err() == nil {
+		p.log.Warn("ack failed", "error", err.Error())
+	}
+}
+
+func (p *pushSub) modack(ctx context.Context, ackID string, d time.Duration) {
+	secs := int32(min((d+time.Second-1)/time.Second, 600))
+	if err := p.srv.Client.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pb.ModifyAckDeadlineRequest{
+		Subscription: p.name, AckIds: []string{ackID}, AckDeadlineSeconds: secs}); err != nil && ctx.Err() == nil {
+		p.log.Warn("modack failed", "error", err.Error())
+	}
+}
+
+func (p *pushSub) nack(ctx context.Context, ackID string) { p.modack(ctx, ackID, 0) }
