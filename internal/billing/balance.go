@@ -1,0 +1,70 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"strings"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
+)
+
+// lastEntries is how many ledger entries /balance shows.
+const lastEntries = 3
+
+// BalanceText is /balance's answer (HTML): the balance, what is held for
+// running refinements, the last ledger entries and the next step, e.g.
+// "17 credits. Last: −3 refine cmd/main.go · +20 welcome. /buy for more."
+func (s *Service) BalanceText(ctx context.Context, userID int64) (text string, err error) {
+	defer fault.Wrap(&err, "BalanceText(user %d)", userID)
+	u, err := db.UserByID(ctx, s.db.Pool, userID)
+	if err != nil {
+		return "", err
+	}
+	entries, err := db.RecentLedger(ctx, s.db.Pool, userID, lastEntries)
+	if err != nil {
+		return "", err
+	}
+	return balanceText(u, entries), nil
+}
+
+func balanceText(u db.User, entries []db.LedgerEntry) string {
+	var b strings.Builder
+	b.WriteString(credits(u.Balance))
+	if u.Held > 0 {
+		fmt.Fprintf(&b, " (%d held for a refinement in progress, %d free)", u.Held, u.Available())
+	}
+	b.WriteString(".")
+	if len(entries) > 0 {
+		b.WriteString(" Last: ")
+		for i, e := range entries {
+			if i > 0 {
+				b.WriteString(" · ")
+			}
+			b.WriteString(entryText(e))
+		}
+		b.WriteString(".")
+	}
+	b.WriteString(" /buy for more.")
+	return b.String()
+}
+
+// entryText is one ledger entry as /balance shows it: "+20 welcome",
+// "−3 refine cmd/main.go" (with a real minus sign).
+func entryText(e db.LedgerEntry) string {
+	sign := "+"
+	n := e.Amount
+	if n < 0 {
+		sign, n = "−", -n
+	}
+	what := e.Description
+	if what == "" {
+		what = e.Kind
+	}
+	s := fmt.Sprintf("%s%d %s", sign, n, html.EscapeString(what))
+	if e.Mock {
+		s += " (test)"
+	}
+	return s
+}
