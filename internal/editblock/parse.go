@@ -1,0 +1,313 @@
+package editblock
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// block is one SEARCH/REPLACE block as written in a reply.
+type block struct {
+	n        int      // 1-based position among the reply's blocks
+	line     int      // 1-based line of its SEARCH marker in the reply
+	name     string   // the file name as written ("" when none was given)
+	other    bool     // the name designates another file than the one edited
+	body     []string // the lines between the SEARCH and the REPLACE markers
+	dividers []int    // indices in body of the lines that can be the divider
+}
+
+// split returns the SEARCH and REPLACE lines for divider candidate d.
+func (b *block) split(d int) (search, replace []string) {
+	return b.body[:b.dividers[d]], b.body[b.dividers[d]+1:]
+}
+
+// malformed is a reply that cannot be read as blocks.
+type malformed struct {
+	line   int // 1-based line of the reply, 0 when none applies
+	text   string
+	reason string
+}
+
+func (m *malformed) String() string {
+	if m.line == 0 {
+		return m.reason
+	}
+	return fmt.Sprintf("line %d of the reply, %q: %s", m.line, m.text, m.reason)
+}
+
+// markerRun returns the length of the run of c that s starts with.
+func markerRun(s string, c byte) int {
+	n := 0
+	for n < len(s) && s[n] == c {
+		n++
+	}
+	return n
+}
+
+// isHead reports a SEARCH marker: 5-9 '<', one space, SEARCH, an optional
+// '>' (tested on the trimmed line, as Aider does).
+func isHead(tr string) bool {
+	n := markerRun(tr, '<')
+	if n < 5 || n > 9 {
+		return false
+	}
+	rest := tr[n:]
+	return rest == " SEARCH" || rest == " SEARCH>"
+}
+
+// isDivider reports a line of 5-9 '='.
+func isDivider(tr string) bool {
+	n := markerRun(tr, '=')
+	return n >= 5 && n <= 9 && n == len(tr)
+}
+
+// isUpdated reports a REPLACE marker: 5-9 '>', one space, REPLACE.
+func isUpdated(tr string) bool {
+	n := markerRun(tr, '>')
+	return n >= 5 && n <= 9 && tr[n:] == " REPLACE"
+}
+
+// nearMiss describes a line that looks like a marker but is not one, or
+// returns "".
+func nearMiss(tr string) string {
+	for _, m := range []struct {
+		c     byte
+		words []string
+		want  string
+	}{
+		{'<', []string{"SEARCH", "ORIGINAL"}, "<<<<<<< SEARCH"},
+		{'>', []string{"REPLACE", "UPDATED"}, ">>>>>>> REPLACE"},
+	} {
+		n := markerRun(tr, m.c)
+		if n < 3 {
+			continue
+		}
+		rest := strings.ToUpper(strings.TrimSpace(strings.TrimRight(tr[n:], ">")))
+		for _, w := range m.words {
+			if rest == w && !isHead(tr) && !isUpdated(tr) {
+				return fmt.Sprintf("%q looks like a marker but is not one: write %q (5 to 9 %q, one space, %s)", tr, m.want, string(m.c), m.want[8:])
+			}
+		}
+	}
+	return ""
+}
+
+func isFence(tr string) bool { return strings.HasPrefix(tr, "```") }
+
+var shells = map[string]bool{"bash": true, "sh": true, "shell": true, "cmd": true, "batch": true,
+	"powershell": true, "ps1": true, "zsh": true, "fish": true, "ksh": true, "csh": true, "tcsh": true,
+	"console": true}
+
+// isShellFence compares the whole info string (```csharp is not ```csh).
+func isShellFence(tr string) bool {
+	if !isFence(tr) {
+		return false
+	}
+	info := strings.ToLower(strings.TrimSpace(strings.TrimLeft(tr, "`")))
+	return shells[info]
+}
+
+// parse reads the blocks of reply. target is the path of the file being
+// edited; impliedName lets a block without any file name edit it (a user's
+// own direct edit), where a model's reply must name the file.
+func parse(reply, target string, impliedName bool) ([]block, []string, *malformed) {
+	lines := splitLines(reply)
+	var (
+		blocks  []block
+		near    []string
+		current string
+	)
+	trimmed := func(i int) string {
+		if i < 0 || i >= len(lines) {
+			return ""
+		}
+		return strings.TrimSpace(lines[i])
+	}
+	for i := 0; i < len(lines); i++ {
+		tr := trimmed(i)
+		if isShellFence(tr) && !isHead(trimmed(i+1)) && !isHead(trimmed(i+2)) {
+			// A command suggestion: its content is not an edit.
+			for i++; i < len(lines) && !isFence(trimmed(i)); i++ {
+			}
+			continue
+		}
+		if !isHead(tr) {
+			if m := nearMiss(tr); m != "" {
+				near = append(near, fmt.Sprintf("line %d: %s", i+1, m))
+			}
+			continue
+		}
+		b := block{n: len(blocks) + 1, line: i + 1}
+		name, other := findName(lines[max(0, i-3):i], target)
+		switch {
+		case name != "":
+			b.name, b.other = name, other
+		case current != "":
+			b.name, b.other = current, current != target
+		case impliedName:
+			b.name = target
+		default:
+			return nil, near, &malformed{line: i + 1, text: tr, reason: fmt.Sprintf(
+				"block %d has no file name: put the file's path alone on the line before the opening fence", b.n)}
+		}
+		current = b.name
+		j := i + 1
+		for ; j < len(lines); j++ {
+			tj := trimmed(j)
+			if isUpdated(tj) {
+				break
+			}
+			if isHead(tj) {
+				return nil, near, &malformed{line: j + 1, text: tj, reason: fmt.Sprintf(
+					"a new SEARCH marker inside block %d (which starts at line %d): block %d has no >>>>>>> REPLACE line%s",
+					b.n, b.line, b.n, nearHint(lines, i+1, j))}
+			}
+			if isDivider(tj) {
+				b.dividers = append(b.dividers, j-i-1)
+			}
+			b.body = append(b.body, lines[j])
+		}
+		if j == len(lines) {
+			return nil, near, &malformed{line: b.line, text: tr, reason: fmt.Sprintf(
+				"block %d has no >>>>>>> REPLACE line before the end of the reply%s", b.n, nearHint(lines, i+1, j))}
+		}
+		if len(b.dividers) == 0 {
+			return nil, near, &malformed{line: b.line, text: tr, reason: fmt.Sprintf(
+				"block %d has no ======= line between its SEARCH and REPLACE sections%s", b.n, nearHint(lines, i+1, j))}
+		}
+		blocks = append(blocks, b)
+		i = j
+	}
+	return blocks, near, nil
+}
+
+// nearHint names the near-miss markers in lines[from:to].
+func nearHint(lines []string, from, to int) string {
+	var hints []string
+	for k := from; k < to && k < len(lines); k++ {
+		tr := strings.TrimSpace(lines[k])
+		if m := nearMiss(tr); m != "" {
+			hints = append(hints, fmt.Sprintf("line %d: %s", k+1, m))
+		} else if n := markerRun(tr, '='); n == len(tr) && n >= 3 && !isDivider(tr) {
+			hints = append(hints, fmt.Sprintf("line %d: %q is not a divider: write ======= (5 to 9 '=')", k+1, tr))
+		}
+	}
+	if len(hints) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(hints, "; ") + ")"
+}
+
+// findName looks for a file name in the (up to 3) lines above a SEARCH
+// marker, nearest first, stepping over fence lines (indented or not). It
+// returns the target when a candidate names it, even inside a sentence
+// ("Here is the change to app.py:"); otherwise a bare name that looks like
+// a path, with other set; otherwise "".
+func findName(above []string, target string) (name string, other bool) {
+	var cands []string
+	for k := len(above) - 1; k >= 0; k-- {
+		tr := strings.TrimSpace(above[k])
+		if isFence(tr) {
+			rest := strings.TrimSpace(strings.TrimLeft(tr, "`"))
+			if strings.ContainsAny(rest, "./") {
+				cands = append(cands, rest)
+				if _, after, ok := strings.Cut(rest, ":"); ok { // ```python:app/x.py
+					cands = append(cands, after)
+				}
+				if f := strings.Fields(rest); len(f) > 1 { // ```python app/x.py
+					cands = append(cands, f[len(f)-1])
+				}
+			}
+			continue
+		}
+		if isHead(tr) || isDivider(tr) || isUpdated(tr) {
+			break
+		}
+		if c := cleanName(tr); c != "" && c != "..." {
+			cands = append(cands, c)
+		}
+		break
+	}
+	for _, c := range cands {
+		if namesTarget(c, target) {
+			return target, false
+		}
+	}
+	for _, c := range cands {
+		for _, tok := range strings.Fields(c) {
+			if namesTarget(cleanToken(tok), target) {
+				return target, false
+			}
+		}
+	}
+	for _, c := range cands {
+		if !strings.ContainsAny(c, " \t") && strings.ContainsAny(c, "./") && c != "." && c != ".." {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// cleanName removes the decorations models put around a file name.
+func cleanName(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimRight(s, ":")
+	s = strings.TrimLeft(s, "#")
+	s = strings.TrimSpace(s)
+	s = strings.Trim(s, "`")
+	s = strings.Trim(s, "*")
+	s = strings.Trim(s, "`") // **`app.py`**
+	return strings.TrimSpace(s)
+}
+
+func cleanToken(s string) string {
+	s = strings.Trim(s, "`*\"'()[]<>,;:")
+	return strings.TrimRight(s, ".")
+}
+
+// namesTarget reports whether name designates the file at target: the same
+// path, a path suffix either way, or a close spelling of the path or of its
+// base name.
+func namesTarget(name, target string) bool {
+	name = strings.TrimPrefix(strings.TrimSpace(name), "./")
+	t := strings.TrimPrefix(target, "./")
+	if name == "" || t == "" {
+		return false
+	}
+	if name == t || strings.HasSuffix("/"+t, "/"+name) || strings.HasSuffix(name, "/"+t) {
+		return true
+	}
+	if strings.ContainsAny(name, " \t") {
+		return false
+	}
+	if similarity(name, t) >= 0.8 {
+		return true
+	}
+	return !strings.Contains(name, "/") && similarity(name, path.Base(t)) >= 0.8
+}
+
+// similarity is 2*LCS/(len(a)+len(b)), close to Python's difflib ratio.
+func similarity(a, b string) float64 {
+	if len(a) == 0 && len(b) == 0 {
+		return 1
+	}
+	if len(a) > 256 || len(b) > 256 {
+		return 0
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			switch {
+			case a[i-1] == b[j-1]:
+				cur[j] = prev[j-1] + 1
+			case prev[j] >= cur[j-1]:
+				cur[j] = prev[j]
+			default:
+				cur[j] = cur[j-1]
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return 2 * float64(prev[len(b)]) / float64(len(a)+len(b))
+}

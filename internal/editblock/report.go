@@ -1,0 +1,193 @@
+package editblock
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/devbot-hq/devbot/internal/fault"
+)
+
+// Failure is one block that did not apply.
+type Failure struct {
+	Block     int    // 1-based position among the reply's blocks
+	ReplyLine int    // line of its SEARCH marker in the reply
+	Reason    string // why, in words meant for the model
+
+	search, replace []string
+	dividers        int
+	near            *excerpt
+	replacePresent  bool
+}
+
+// excerpt is the file's window most similar to a SEARCH text that failed.
+type excerpt struct {
+	line  int // 1-based
+	lines []string
+}
+
+// Error is a refused edit: the file was not changed. Its Error() is a
+// report written to be sent back to the model as is.
+type Error struct {
+	Path       string
+	Failures   []Failure     // the blocks that did not apply
+	Applied    []BlockReport // the blocks that did (not written: every block must apply)
+	Malformed  string        // set when the reply could not be read as blocks
+	NoBlocks   bool          // the reply held no block (NearMisses may say why)
+	NearMisses []string
+
+	report string
+	state  *text  // content with the applied blocks, for Resume
+	orig   []byte // the content the edit started from
+}
+
+func (e *Error) Error() string { return e.report }
+
+// Is makes a refusal an invalid input: errors.Is(err, fault.ErrInvalid).
+func (e *Error) Is(target error) bool { return target == fault.ErrInvalid }
+
+// nearest finds the window of the file most like search, by votes of lines
+// equal but for leading white space. Lines that are very frequent (braces,
+// blank lines) do not vote, which keeps the cost linear even for files of
+// thousands of near-identical lines.
+func (t *text) nearest(search []string) *excerpt {
+	const maxFreq = 64
+	var want []int
+	for k, l := range search {
+		if !isBlank(l) {
+			want = append(want, k)
+		}
+	}
+	if len(want) == 0 || len(t.ids) == 0 {
+		return nil
+	}
+	// Keys ignore surrounding white space, so lines that differ only in
+	// indentation or trailing spaces are found.
+	needed := make(map[string][]int, len(want))
+	for _, k := range want {
+		key := strings.TrimSpace(search[k])
+		needed[key] = append(needed[key], k)
+	}
+	where := make(map[string][]int, len(needed))
+	for i, id := range t.ids {
+		key := strings.TrimSpace(t.tab.strs[id])
+		if _, ok := needed[key]; ok && len(where[key]) <= maxFreq {
+			where[key] = append(where[key], i)
+		}
+	}
+	votes := map[int]int{}
+	for id, ks := range needed {
+		ps := where[id]
+		if len(ps) > maxFreq {
+			continue
+		}
+		for _, p := range ps {
+			for _, k := range ks {
+				votes[p-k]++
+			}
+		}
+	}
+	best, bestVotes := 0, 0
+	for start, v := range votes {
+		if v > bestVotes || (v == bestVotes && start < best) {
+			best, bestVotes = start, v
+		}
+	}
+	if bestVotes*2 < len(want) {
+		return nil
+	}
+	lo, hi := max(best, 0), min(best+len(search), len(t.ids))
+	ex := &excerpt{line: lo + 1}
+	for i := lo; i < hi; i++ {
+		ex.lines = append(ex.lines, t.line(i))
+	}
+	return ex
+}
+
+// fenceFor returns a fence longer than any run of backticks that starts a
+// line of lines, so content never closes it.
+func fenceFor(lines ...[]string) string {
+	n := 3
+	for _, ls := range lines {
+		for _, l := range ls {
+			if r := markerRun(strings.TrimSpace(l), '`'); r >= n {
+				n = r + 1
+			}
+		}
+	}
+	return strings.Repeat("`", n)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// render writes the report.
+func (e *Error) render() {
+	var b strings.Builder
+	switch {
+	case e.Malformed != "":
+		fmt.Fprintf(&b, "The reply could not be read as SEARCH/REPLACE blocks, so %s was not changed:\n%s\n", e.Path, e.Malformed)
+		b.WriteString(formatReminder)
+	case e.NoBlocks:
+		fmt.Fprintf(&b, "No SEARCH/REPLACE block was found in the reply, so %s was not changed.\n", e.Path)
+		for _, n := range e.NearMisses {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+		b.WriteString(formatReminder)
+	default:
+		total := len(e.Failures) + len(e.Applied)
+		fmt.Fprintf(&b, "%s of %d failed, so %s was not changed (every block must apply).\n",
+			plural(len(e.Failures), "SEARCH/REPLACE block", "SEARCH/REPLACE blocks"), total, e.Path)
+		for _, f := range e.Failures {
+			fmt.Fprintf(&b, "\n## Block %d (line %d of the reply): %s\n", f.Block, f.ReplyLine, f.Reason)
+			fence := fenceFor(f.search, f.replace)
+			fmt.Fprintf(&b, "%s\n<<<<<<< SEARCH\n", fence)
+			for _, l := range f.search {
+				b.WriteString(l + "\n")
+			}
+			b.WriteString("=======\n")
+			for _, l := range f.replace {
+				b.WriteString(l + "\n")
+			}
+			fmt.Fprintf(&b, ">>>>>>> REPLACE\n%s\n", fence)
+			if f.near != nil {
+				fence := fenceFor(f.near.lines)
+				fmt.Fprintf(&b, "\nDid you mean to match these lines of %s (from line %d)?\n%s\n%s\n%s\n",
+					e.Path, f.near.line, fence, strings.Join(f.near.lines, "\n"), fence)
+			}
+			if f.replacePresent {
+				fmt.Fprintf(&b, "\nThe REPLACE lines are already in %s: is this change already made?\n", e.Path)
+			}
+			if f.dividers > 1 {
+				fmt.Fprintf(&b, "\nThis block has %d lines of '=' between its markers; none of its readings matched.\n", f.dividers)
+			}
+			if f.near == nil && strings.HasPrefix(f.Reason, "the SEARCH text is not") {
+				b.WriteString("\nThe SEARCH section must match lines of the file exactly, including white space, comments and docstrings.\n")
+			}
+		}
+		if len(e.Applied) > 0 {
+			ns := make([]string, len(e.Applied))
+			for i, a := range e.Applied {
+				ns[i] = fmt.Sprint(a.Block)
+			}
+			sort.Strings(ns)
+			fmt.Fprintf(&b, "\nThe other %s (%s) matched.\n", plural(len(e.Applied), "block", "blocks"), strings.Join(ns, ", "))
+		}
+	}
+	e.report = strings.TrimRight(b.String(), "\n")
+}
+
+const formatReminder = `
+Give every change as a SEARCH/REPLACE block:
+path/to/file
+` + "```" + `
+<<<<<<< SEARCH
+lines copied exactly from the file
+=======
+the lines that replace them
+>>>>>>> REPLACE
+` + "```"
