@@ -1,0 +1,39 @@
+package functions
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/storage"
+)
+
+// storageOpTimeout bounds one storage request, inside the handler's own
+// deadline.
+const storageOpTimeout = 30 * time.Second
+
+// Storage returns project file storage on the configured backend
+// (STORAGE_BACKEND: supabase, or local under STORAGE_DIR), refusing files
+// over MAX_FILE_BYTES. Both adapters hold no connection or mutable state
+// (the Supabase one pools connections in http.DefaultTransport, the local one
+// opens its directory per operation), so building one per call is cheap and
+// nothing needs closing.
+func (d *Deps) Storage() (*storage.Files, error) {
+	var (
+		b   storage.Backend
+		err error
+	)
+	switch c := d.Config; c.StorageBackend {
+	case "local":
+		b, err = storage.NewLocal(c.StorageDir)
+	case "supabase":
+		b, err = storage.NewSupabase(c.SupabaseURL, c.SupabaseKey, &http.Client{Timeout: storageOpTimeout})
+	default:
+		err = fault.AsPermanent(fmt.Errorf("%w: STORAGE_BACKEND %q is neither supabase nor local", fault.ErrInvalid, c.StorageBackend))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("functions: Storage: %w", err)
+	}
+	return storage.NewFiles(b, d.Config.MaxFileBytes), nil
+}
