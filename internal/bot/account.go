@@ -1,0 +1,101 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/reply"
+)
+
+func (b *Bot) balance(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if b.Billing != nil {
+		text, err := b.Billing.BalanceText(ctx, u.ID)
+		if err != nil {
+			return Plan{}, err
+		}
+		return done(reply.Reply{HTML: text}), nil
+	}
+	es, err := db.RecentLedger(ctx, tx, u.ID, 3)
+	if err != nil {
+		return Plan{}, err
+	}
+	return done(reply.Reply{HTML: BalanceText(u, es)}), nil
+}
+
+// BalanceText is "17 credits. Last: −3 refine cmd/main.go · +20 welcome.
+// /buy for more."
+func BalanceText(u db.User, recent []db.LedgerEntry) string {
+	var sb strings.Builder
+	sb.WriteString(plural(int(u.Available()), "credit") + ".")
+	if u.Held > 0 {
+		sb.WriteString(fmt.Sprintf(" (%d held for running refinements.)", u.Held))
+	}
+	if len(recent) > 0 {
+		sb.WriteString(" Last: ")
+		for i, e := range recent {
+			if i > 0 {
+				sb.WriteString(" · ")
+			}
+			sign := "+"
+			n := e.Amount
+			if n < 0 {
+				sign, n = "−", -n
+			}
+			desc := e.Description
+			if desc == "" {
+				desc = e.Kind
+			}
+			sb.WriteString(reply.HTMLf("%s%d %s", sign, n, desc))
+		}
+		sb.WriteString(".")
+	}
+	sb.WriteString(" /buy for more.")
+	return sb.String()
+}
+
+func (b *Bot) buy(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
+	if b.Billing == nil {
+		return done(reply.Text("Buying credits is not available yet. /setkey lets you use your own LLM key meanwhile.")), nil
+	}
+	if prep.buy != nil {
+		return done(*prep.buy), nil
+	}
+	text, buttons := b.Billing.Offer()
+	return done(reply.Reply{HTML: text, Buttons: buttons}), nil
+}
+
+func (b *Bot) setKey(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if err := needArgs(req); err != nil {
+		return Plan{}, err
+	}
+	key := req.Args
+	if len(key) < 8 || len(key) > 512 || strings.IndexFunc(key, unicode.IsSpace) >= 0 {
+		return Plan{}, refuse("That does not look like an API key (one word, 8 to 512 characters). I deleted your message anyway.")
+	}
+	sealed, err := b.Keys.Seal(u.ID, []byte(key))
+	if err != nil {
+		return Plan{}, err
+	}
+	if err := db.SetLLMKey(ctx, tx, u.ID, sealed); err != nil {
+		return Plan{}, err
+	}
+	pl := done(reply.Text("Your key is stored encrypted, and I deleted your message so it does not stay in the chat. " +
+		"Refinements now use it; /delkey forgets it."))
+	pl.DeleteMessage = req.MessageID
+	return pl, nil
+}
+
+func (b *Bot) delKey(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if u.LLMKeyEncrypted == nil {
+		return done(reply.Text("You have no key stored. Refinements use the bot's model and your credits.")), nil
+	}
+	if err := db.SetLLMKey(ctx, tx, u.ID, nil); err != nil {
+		return Plan{}, err
+	}
+	return done(reply.Text("Your key is deleted. Refinements use the bot's model again.")), nil
+}

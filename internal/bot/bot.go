@@ -1,0 +1,259 @@
+// Package bot is the TelegramUpdates consumer: it turns each Telegram update
+// into a command, runs it against the store, and answers the user.
+//
+// Exactly once, on at-least-once delivery: every update is recorded in the
+// inbox (processed_messages, key update_id) in the same transaction as the
+// command's effects, together with a plan of what must happen after the
+// commit (publish a job, refresh a file's plain copy, delete the message
+// that held a key, the replies). The plan runs after the commit and the
+// inbox row is then marked replied. A redelivery finds the row: replied, it
+// does nothing; not yet replied, it runs the stored plan again (every step
+// of it is idempotent or harmless to repeat).
+package bot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/events"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/logging"
+	"github.com/devbot-hq/devbot/internal/reply"
+	"github.com/devbot-hq/devbot/internal/secretbox"
+	"github.com/devbot-hq/devbot/internal/telegram"
+)
+
+// Consumer is the inbox name of this consumer.
+const Consumer = "TelegramUpdates"
+
+// Telegram is what the bot needs of the Bot API client.
+type Telegram interface {
+	reply.Sender
+	GetFile(ctx context.Context, fileID string) (telegram.File, error)
+	Download(ctx context.Context, filePath string, maxBytes int64) ([]byte, error)
+	AnswerCallbackQuery(ctx context.Context, id, text string) error
+	DeleteMessage(ctx context.Context, chatID, messageID int64) error
+}
+
+// Files is what the bot needs of storage (storage.Files): versions are
+// content-addressed blobs; the plain path holds a copy of the current one.
+type Files interface {
+	EnsureBucket(ctx context.Context, bucket string) error
+	PutBlob(ctx context.Context, bucket string, data []byte, contentType string) (blobKey, sha256hex string, err error)
+	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
+	PublishCurrent(ctx context.Context, bucket, path string, data []byte, contentType string) error
+}
+
+// Publisher publishes to the refine-jobs topic (events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, m events.Outgoing) (string, error)
+}
+
+// Billing is what /balance and /buy need of the billing service. Optional:
+// without it /balance reads the ledger and /buy says it is unavailable.
+type Billing interface {
+	BalanceText(ctx context.Context, userID int64) (string, error)
+	// Offer is /buy's text and buttons (callback data "buy:<index>").
+	Offer() (html string, buttons [][]reply.Button)
+	// Buy starts buying pack for the user; the reply says what happened
+	// (a checkout link, or credits added at once in mock mode).
+	Buy(ctx context.Context, userID, chatID, updateID int64, pack int) (reply.Reply, error)
+}
+
+// Config is the bot's part of the configuration.
+type Config struct {
+	WelcomeCredits    int64
+	BaseRefineCredits int64
+	MaxRefineCredits  int64
+	RefineRateLimit   int // 0: no limit
+	RefineRateWindow  time.Duration
+	MaxFileBytes      int64
+	EditBackend       string // llm or aider: the mode of a job that is not a direct edit
+}
+
+// Deps are the bot's collaborators.
+type Deps struct {
+	DB       *db.DB
+	Telegram Telegram
+	Files    Files
+	Jobs     Publisher
+	Keys     *secretbox.Box
+	Billing  Billing // optional
+	// ValidatePath is storage.ValidatePath: its error names the problem in
+	// words a user understands.
+	ValidatePath func(string) error
+	// IsDirect is editblock.IsDirect: the instruction carries edit blocks
+	// or a diff, applied without a model.
+	IsDirect func(string) bool
+	Logger   *slog.Logger
+}
+
+// Bot handles updates. It is safe for concurrent use.
+type Bot struct {
+	cfg Config
+	Deps
+}
+
+// New returns a bot.
+func New(cfg Config, d Deps) *Bot {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if cfg.MaxFileBytes <= 0 {
+		cfg.MaxFileBytes = 1 << 20
+	}
+	if cfg.EditBackend == "" {
+		cfg.EditBackend = db.ModeLLM
+	}
+	return &Bot{cfg: cfg, Deps: d}
+}
+
+var errDuplicate = errors.New("update already processed")
+
+// Handle processes one delivery of a Telegram update (the events.Consumer's
+// Handle). It returns nil to ack, a retryable error to be called again. An
+// update it cannot understand is acked: Telegram holds back a chat's later
+// updates while one fails, and Pub/Sub would only redeliver it.
+func (b *Bot) Handle(ctx context.Context, m events.Message) error {
+	u, err := telegram.ParseUpdate(m.Data)
+	if err != nil {
+		b.Logger.WarnContext(ctx, "undecodable Telegram update, acked", "error", err.Error(), "bytes", len(m.Data))
+		return nil
+	}
+	req, ok := ParseRequest(u)
+	if !ok {
+		b.Logger.InfoContext(ctx, "update without a request, acked", "update_id", u.UpdateID)
+		return nil
+	}
+	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
+	return b.handle(ctx, req)
+}
+
+func (b *Bot) handle(ctx context.Context, req Request) error {
+	key := strconv.FormatInt(req.UpdateID, 10)
+	if done, err := b.replay(ctx, req, key); done || err != nil {
+		return err
+	}
+	user, _, err := db.EnsureUser(ctx, b.DB.Pool, db.TelegramUser{
+		TelegramID: req.From.ID, ChatID: req.ChatID, FirstName: req.From.FirstName, Username: req.From.Username,
+	}, b.cfg.WelcomeCredits)
+	if err != nil {
+		return err
+	}
+	prep, err := b.prepare(ctx, user, req)
+	var p Plan
+	if err == nil {
+		err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
+			first, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeDone, "")
+			if err != nil {
+				return err
+			}
+			if !first {
+				return errDuplicate
+			}
+			u, err := db.UserByID(ctx, tx, user.ID)
+			if err != nil {
+				return err
+			}
+			p, err = b.dispatch(ctx, tx, u, req, prep)
+			if err != nil {
+				return err
+			}
+			return db.SetProcessed(ctx, tx, Consumer, key, p.Outcome, p.encode())
+		})
+	}
+	if errors.Is(err, errDuplicate) {
+		_, err := b.replay(ctx, req, key)
+		return err
+	}
+	if err != nil {
+		if fault.IsRetryable(err) {
+			return err
+		}
+		p = b.rejection(ctx, req, err)
+		err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
+			first, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeRejected, p.encode())
+			if err == nil && !first {
+				return errDuplicate
+			}
+			return err
+		})
+		if errors.Is(err, errDuplicate) {
+			_, err := b.replay(ctx, req, key)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return b.execute(ctx, req, key, p)
+}
+
+// replay finishes an update an earlier delivery recorded: done=true when
+// the inbox has it.
+func (b *Bot) replay(ctx context.Context, req Request, key string) (done bool, err error) {
+	rec, found, err := db.LookupProcessed(ctx, b.DB.Pool, Consumer, key)
+	if err != nil || !found {
+		return false, err
+	}
+	if rec.Replied {
+		b.Logger.InfoContext(ctx, "duplicate update, already answered")
+		return true, nil
+	}
+	p, err := decodePlan(rec.Detail)
+	if err != nil {
+		b.Logger.ErrorContext(ctx, "stored plan unreadable; not answering again", "error", err.Error())
+		return true, nil
+	}
+	b.Logger.InfoContext(ctx, "duplicate update, finishing the stored plan")
+	return true, b.execute(ctx, req, key, p)
+}
+
+// rejection turns a permanent error into the answer the user gets.
+func (b *Bot) rejection(ctx context.Context, req Request, err error) Plan {
+	p := Plan{Outcome: db.OutcomeRejected, Callback: req.CallbackID}
+	if req.Command == "setkey" {
+		p.DeleteMessage = req.MessageID // a refused key must not stay in the chat either
+	}
+	var ue *userError
+	if errors.As(err, &ue) {
+		p.Replies = []reply.Reply{ue.reply}
+		return p
+	}
+	b.Logger.WarnContext(ctx, "request refused", "error", err.Error())
+	p.Replies = []reply.Reply{reply.Text("That did not work (%s). Nothing was changed. /help lists what I can do.", plainReason(err))}
+	return p
+}
+
+// userError is a refusal with the answer to give; it is permanent.
+type userError struct{ reply reply.Reply }
+
+func (e *userError) Error() string { return "refused: " + e.reply.HTML }
+
+// refuse returns a permanent refusal whose reply is format with escaped
+// arguments (see reply.HTMLf).
+func refuse(format string, args ...any) error {
+	return fault.AsPermanent(&userError{reply: reply.Text(format, args...)})
+}
+
+func plainReason(err error) string {
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+		return "not found"
+	case errors.Is(err, fault.ErrConflict):
+		return "it conflicts with what is there"
+	case errors.Is(err, fault.ErrTooLarge):
+		return "too large"
+	case errors.Is(err, fault.ErrInvalid):
+		return "invalid input"
+	case errors.Is(err, fault.ErrInsufficient):
+		return "not enough credits"
+	}
+	return "an internal error"
+}

@@ -1,0 +1,143 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/reply"
+)
+
+// command is one /command: its help line with an example, and its handler,
+// run inside the update's transaction.
+type command struct {
+	usage   string
+	help    string
+	handler func(b *Bot, ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error)
+}
+
+var commands map[string]command
+
+// order is the order /help lists the commands in.
+var order = []string{"new", "projects", "use", "files", "open", "refine", "get", "diff", "undo", "history",
+	"export", "balance", "buy", "setkey", "delkey", "help"}
+
+func init() {
+	commands = map[string]command{
+		"start":    {"/start", "register and see how to begin", (*Bot).start},
+		"help":     {"/help", "this list", (*Bot).help},
+		"new":      {"/new NAME", "create a project and select it, e.g. /new api", (*Bot).newProject},
+		"projects": {"/projects", "list your projects", (*Bot).projects},
+		"use":      {"/use PROJECT", "select a project, e.g. /use api", (*Bot).use},
+		"files":    {"/files", "list the selected project's files", (*Bot).files},
+		"open":     {"/open PATH", "open a file: plain messages then change it, e.g. /open cmd/main.go", (*Bot).open},
+		"close":    {"/close", "close the open file", (*Bot).closeFile},
+		"refine":   {"/refine PATH INSTRUCTION", "change a file, e.g. /refine main.go add error handling", (*Bot).refine},
+		"get":      {"/get PATH", "the file as a document", (*Bot).get},
+		"diff":     {"/diff JOB", "a refinement's diff, e.g. /diff 42", (*Bot).diff},
+		"undo":     {"/undo PATH", "restore the previous version (nothing is deleted)", (*Bot).undo},
+		"history":  {"/history PATH", "a file's versions", (*Bot).history},
+		"export":   {"/export", "the project as a zip", (*Bot).export},
+		"balance":  {"/balance", "your credits and last charges", (*Bot).balance},
+		"buy":      {"/buy", "buy credits", (*Bot).buy},
+		"setkey":   {"/setkey KEY", "use your own LLM key (stored encrypted; your message is deleted)", (*Bot).setKey},
+		"delkey":   {"/delkey", "forget your LLM key", (*Bot).delKey},
+	}
+}
+
+// helpText lists every command with its example.
+func helpText() string {
+	var sb strings.Builder
+	sb.WriteString("<b>What I can do</b>\n")
+	for _, name := range order {
+		c := commands[name]
+		sb.WriteString(reply.HTMLf("%s — %s\n", c.usage, c.help))
+	}
+	sb.WriteString("\nSend a text file to add it to the selected project (the caption can give its path).")
+	return sb.String()
+}
+
+const shortHelp = "Start with /new NAME, send a file, then /open PATH and tell me what to change. /help lists everything."
+
+func (b *Bot) dispatch(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
+	switch {
+	case req.CallbackID != "":
+		return b.callback(ctx, tx, u, req, prep)
+	case req.Edited:
+		return done(reply.Text("I only read new messages: send it again as a new message.")), nil
+	case req.Document != nil:
+		return b.upload(ctx, tx, u, req, prep)
+	case req.Command == "":
+		return b.plainText(ctx, tx, u, req)
+	}
+	c, ok := commands[req.Command]
+	if !ok {
+		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{
+			reply.Text("I don't know /%s. "+shortHelp, req.Command)}}, nil
+	}
+	return c.handler(b, ctx, tx, u, req, prep)
+}
+
+func done(r ...reply.Reply) Plan { return Plan{Outcome: db.OutcomeDone, Replies: r} }
+
+func (b *Bot) start(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	name := u.FirstName
+	if name == "" {
+		name = "there"
+	}
+	return done(reply.Text("Hi %s. I keep small code projects and change files when you ask in plain words.\n"+
+		"You have %d credits. Start with /new &lt;name&gt;, then send me a file.", name, u.Available())), nil
+}
+
+func (b *Bot) help(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	return done(reply.Reply{HTML: helpText()}), nil
+}
+
+// currentProject is the user's selected project.
+func currentProject(ctx context.Context, q db.Querier, u db.User) (db.Project, error) {
+	if u.CurrentProjectID == nil {
+		return db.Project{}, refuse("No project selected. /new NAME creates one; /projects lists yours.")
+	}
+	p, err := db.ProjectByID(ctx, q, u.ID, *u.CurrentProjectID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return db.Project{}, refuse("No project selected. /new NAME creates one; /projects lists yours.")
+	}
+	return p, err
+}
+
+// needArgs refuses a command given without its arguments, showing its usage.
+func needArgs(req Request) error {
+	if strings.TrimSpace(req.Args) == "" {
+		c := commands[req.Command]
+		return refuse("Usage: %s — %s", c.usage, c.help)
+	}
+	return nil
+}
+
+// fileOf finds path in project, or refuses naming the files there are.
+func fileOf(ctx context.Context, q db.Querier, p db.Project, path string) (db.File, error) {
+	f, err := db.FileByPath(ctx, q, p.ID, path)
+	if !errors.Is(err, fault.ErrNotFound) {
+		return f, err
+	}
+	files, err := db.ListFiles(ctx, q, p.ID)
+	if err != nil {
+		return db.File{}, err
+	}
+	if len(files) == 0 {
+		return db.File{}, refuse("There is no %s in %s: the project is empty. Send a text file to add one.", path, p.Name)
+	}
+	var names []string
+	for i, f := range files {
+		if i == 5 {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, f.Path)
+	}
+	return db.File{}, refuse("There is no %s in %s. Files: %s. (/files lists them all.)", path, p.Name, strings.Join(names, ", "))
+}

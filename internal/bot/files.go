@@ -1,0 +1,226 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/reply"
+)
+
+// prepared is work done before the update's transaction: network calls
+// that must not hold a database transaction open.
+type prepared struct {
+	upload *upload
+	buy    *reply.Reply
+}
+
+// upload is a received document, checked and stored as a blob.
+type upload struct {
+	projectID string
+	path      string
+	blobKey   string
+	sha256    string
+	size      int64
+}
+
+const textContentType = "text/plain; charset=utf-8"
+
+func (b *Bot) prepare(ctx context.Context, u db.User, req Request) (prepared, error) {
+	switch {
+	case req.Document != nil && !req.Edited:
+		up, err := b.receive(ctx, u, req)
+		return prepared{upload: up}, err
+	case req.Command == "buy" && req.Args != "", strings.HasPrefix(req.CallbackData, "buy:"):
+		if b.Billing == nil {
+			return prepared{}, nil
+		}
+		arg := strings.TrimPrefix(req.CallbackData, "buy:")
+		if req.CallbackID == "" {
+			arg = req.Args
+		}
+		var pack int
+		if _, err := fmt.Sscan(arg, &pack); err != nil || pack < 0 {
+			return prepared{}, refuse("Pick a pack with the buttons of /buy.")
+		}
+		r, err := b.Billing.Buy(ctx, u.ID, req.ChatID, req.UpdateID, pack)
+		if err != nil {
+			return prepared{}, err
+		}
+		return prepared{buy: &r}, nil
+	}
+	return prepared{}, nil
+}
+
+// receive downloads a document into the selected project: the path from
+// the caption or the file's name, text only, size-limited before and after
+// the download.
+func (b *Bot) receive(ctx context.Context, u db.User, req Request) (*upload, error) {
+	p, err := currentProject(ctx, b.DB.Pool, u)
+	if err != nil {
+		return nil, refuse("Create or select a project first (/new NAME or /use NAME), then send the file again.")
+	}
+	name := req.Caption
+	if name == "" {
+		name = req.Document.FileName
+	} else if strings.HasSuffix(name, "/") && req.Document.FileName != "" {
+		name = path.Join(name, req.Document.FileName)
+	}
+	if name == "" {
+		return nil, refuse("This file has no name: send it again with its path as the caption, e.g. src/main.go.")
+	}
+	if err := b.ValidatePath(name); err != nil {
+		return nil, refuse("%s cannot be a path: %s. Send it again with another caption.", name, err.Error())
+	}
+	max := b.cfg.MaxFileBytes
+	if req.Document.FileSize > max {
+		return nil, refuse("%s is %s; files up to %s are accepted.", name, reply.Size(req.Document.FileSize), reply.Size(max))
+	}
+	f, err := b.Telegram.GetFile(ctx, req.Document.FileID)
+	if err != nil {
+		return nil, err
+	}
+	data, err := b.Telegram.Download(ctx, f.FilePath, max)
+	if errors.Is(err, fault.ErrTooLarge) {
+		return nil, refuse("%s is larger than %s, the most accepted.", name, reply.Size(max))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, refuse("%s is not a text file (UTF-8, no NUL bytes): I only keep source and text files.", name)
+	}
+	key, sum, err := b.Files.PutBlob(ctx, p.ID, data, textContentType)
+	if err != nil {
+		return nil, err
+	}
+	return &upload{projectID: p.ID, path: name, blobKey: key, sha256: sum, size: int64(len(data))}, nil
+}
+
+func (b *Bot) upload(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
+	up := prep.upload
+	p, err := db.ProjectByID(ctx, tx, u.ID, up.projectID)
+	if err != nil {
+		return Plan{}, err
+	}
+	v, err := db.CommitVersion(ctx, tx, db.NewVersion{ProjectID: p.ID, Path: up.path, SHA256: up.sha256, Size: up.size,
+		BlobKey: up.blobKey, ContentType: textContentType, Source: db.SourceUpload})
+	if err != nil {
+		return Plan{}, err
+	}
+	verb := "Added"
+	if v > 1 {
+		verb = "Updated"
+	}
+	pl := done(reply.Text("%s %s (%s, version %d). /open %s to work on it.", verb, up.path, reply.Size(up.size), v, up.path))
+	pl.Current = &FileRef{ProjectID: p.ID, Path: up.path, Version: v}
+	return pl, nil
+}
+
+func (b *Bot) get(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if err := needArgs(req); err != nil {
+		return Plan{}, err
+	}
+	p, err := currentProject(ctx, tx, u)
+	if err != nil {
+		return Plan{}, err
+	}
+	f, err := fileOf(ctx, tx, p, req.Args)
+	if err != nil {
+		return Plan{}, err
+	}
+	pl := done()
+	pl.Docs = []DocRef{{Kind: "file", File: FileRef{ProjectID: p.ID, Path: f.Path, Version: f.Version},
+		Name: path.Base(f.Path), Caption: reply.HTMLf("%s, version %d", f.Path, f.Version)}}
+	return pl, nil
+}
+
+func (b *Bot) history(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if err := needArgs(req); err != nil {
+		return Plan{}, err
+	}
+	p, err := currentProject(ctx, tx, u)
+	if err != nil {
+		return Plan{}, err
+	}
+	f, err := fileOf(ctx, tx, p, req.Args)
+	if err != nil {
+		return Plan{}, err
+	}
+	vs, err := db.ListFileVersions(ctx, tx, p.ID, f.Path)
+	if err != nil {
+		return Plan{}, err
+	}
+	var sb strings.Builder
+	sb.WriteString(reply.HTMLf("History of %s:\n", f.Path))
+	for i, v := range vs {
+		if i == 20 {
+			sb.WriteString(reply.HTMLf("… and %d older\n", len(vs)-i))
+			break
+		}
+		line := reply.HTMLf("v%d · %s · %s · %s", v.Version, v.Source, reply.Size(v.Size), ago(v.CreatedAt))
+		if v.JobID != nil {
+			line += fmt.Sprintf(" · /diff %d", *v.JobID)
+		}
+		if v.Version == f.Version {
+			line = "<b>" + line + "</b> ← current"
+		}
+		sb.WriteString(line + "\n")
+	}
+	sb.WriteString(reply.HTMLf("/undo %s restores the version before the current one.", f.Path))
+	return done(reply.Reply{HTML: sb.String()}), nil
+}
+
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+func (b *Bot) undo(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if err := needArgs(req); err != nil {
+		return Plan{}, err
+	}
+	p, err := currentProject(ctx, tx, u)
+	if err != nil {
+		return Plan{}, err
+	}
+	f, err := fileOf(ctx, tx, p, req.Args)
+	if err != nil {
+		return Plan{}, err
+	}
+	if f.Version <= 1 {
+		return Plan{}, refuse("%s is at its first version: there is nothing to undo. /history %s shows its versions.", f.Path, f.Path)
+	}
+	return b.restore(ctx, tx, p, f, f.Version, f.Version-1)
+}
+
+// restore moves a file's current version from `from` back to `to`; no
+// version is deleted.
+func (b *Bot) restore(ctx context.Context, tx pgx.Tx, p db.Project, f db.File, from, to int) (Plan, error) {
+	if _, err := db.PointToVersion(ctx, tx, p.ID, f.Path, from, to); err != nil {
+		if errors.Is(err, db.ErrVersionMismatch) {
+			return Plan{}, refuse("%s changed meanwhile; /history %s shows where it is.", f.Path, f.Path)
+		}
+		return Plan{}, err
+	}
+	pl := done(reply.Text("%s restored to version %d (version %d is kept: /history %s).", f.Path, to, from, f.Path))
+	pl.Current = &FileRef{ProjectID: p.ID, Path: f.Path, Version: to}
+	return pl, nil
+}

@@ -1,0 +1,205 @@
+package bot
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/refine"
+	"github.com/devbot-hq/devbot/internal/reply"
+	"github.com/devbot-hq/devbot/internal/telegram"
+)
+
+// Plan is what must happen after a command's transaction commits. It is
+// stored in the inbox row, so a redelivery can finish it. Every step is
+// idempotent: publishing a job twice is tolerated by RefineJobs, a bucket
+// or a plain copy is written twice with the same bytes.
+type Plan struct {
+	Outcome string `json:"o"`
+	// Callback is the query id of a button tap to answer.
+	Callback     string `json:"cb,omitempty"`
+	CallbackText string `json:"ct,omitempty"`
+	// Bucket is a project bucket to create.
+	Bucket string `json:"b,omitempty"`
+	// Current names a version whose bytes become the file's plain copy.
+	Current *FileRef `json:"c,omitempty"`
+	// Job is a job to publish to refine-jobs.
+	Job int64 `json:"j,omitempty"`
+	// DeleteMessage is a message of the chat to delete (it held a key).
+	DeleteMessage int64         `json:"d,omitempty"`
+	Replies       []reply.Reply `json:"r,omitempty"`
+	// Docs are documents built at send time (a file, a project's zip):
+	// too large to keep in the inbox.
+	Docs []DocRef `json:"f,omitempty"`
+}
+
+// FileRef is one version of a file.
+type FileRef struct {
+	ProjectID string `json:"p"`
+	Path      string `json:"f"`
+	Version   int    `json:"v"`
+}
+
+// DocRef is a document to build when sending.
+type DocRef struct {
+	Kind    string  `json:"k"` // "file" or "export"
+	File    FileRef `json:"r"`
+	Name    string  `json:"n"`
+	Caption string  `json:"c,omitempty"`
+}
+
+func (p Plan) encode() string {
+	data, _ := json.Marshal(p)
+	return string(data)
+}
+
+func decodePlan(s string) (Plan, error) {
+	var p Plan
+	err := json.Unmarshal([]byte(s), &p)
+	return p, err
+}
+
+func (p *Plan) say(format string, args ...any) {
+	p.Replies = append(p.Replies, reply.Text(format, args...))
+}
+
+// execute runs a committed plan, then records that the user was answered.
+func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) error {
+	if p.Callback != "" {
+		if err := b.Telegram.AnswerCallbackQuery(ctx, p.Callback, p.CallbackText); err != nil && fault.IsRetryable(err) {
+			return err
+		} else if err != nil {
+			b.Logger.InfoContext(ctx, "callback not answered (too old?)", "error", err.Error())
+		}
+	}
+	if p.Bucket != "" {
+		if err := b.Files.EnsureBucket(ctx, p.Bucket); err != nil {
+			return err
+		}
+	}
+	if p.Current != nil {
+		if err := b.publishCurrent(ctx, *p.Current); err != nil {
+			return err
+		}
+	}
+	if p.Job != 0 {
+		j, err := db.GetJob(ctx, b.DB.Pool, p.Job)
+		if err != nil {
+			return err
+		}
+		if !j.Final() {
+			if _, err := b.Jobs.Publish(ctx, refine.Outgoing(j)); err != nil {
+				return fault.AsRetryable(err)
+			}
+		}
+	}
+	if p.DeleteMessage != 0 {
+		if err := b.Telegram.DeleteMessage(ctx, req.ChatID, p.DeleteMessage); err != nil {
+			if fault.IsRetryable(err) {
+				return err
+			}
+			b.Logger.WarnContext(ctx, "could not delete the message holding a key", "error", err.Error())
+		}
+	}
+	if err := b.sendAll(ctx, req.ChatID, p); err != nil {
+		if fault.IsRetryable(err) {
+			return err
+		}
+		// Blocked, or a reply Telegram refuses: nothing a retry changes.
+		b.Logger.WarnContext(ctx, "reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
+	}
+	_, err := db.MarkReplied(ctx, b.DB.Pool, Consumer, key)
+	return err
+}
+
+func (b *Bot) sendAll(ctx context.Context, chatID int64, p Plan) error {
+	for _, r := range p.Replies {
+		if err := reply.Send(ctx, b.Telegram, chatID, r); err != nil {
+			return err
+		}
+	}
+	for _, d := range p.Docs {
+		r, err := b.buildDoc(ctx, d)
+		if err != nil {
+			return err
+		}
+		if err := reply.Send(ctx, b.Telegram, chatID, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishCurrent refreshes a file's plain copy, unless the file has moved on
+// since (a newer plan owns the copy then).
+func (b *Bot) publishCurrent(ctx context.Context, ref FileRef) error {
+	f, err := db.FileByPath(ctx, b.DB.Pool, ref.ProjectID, ref.Path)
+	if errors.Is(err, fault.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if f.Version != ref.Version {
+		return nil
+	}
+	data, err := b.versionBytes(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return b.Files.PublishCurrent(ctx, ref.ProjectID, ref.Path, data, f.ContentType)
+}
+
+func (b *Bot) versionBytes(ctx context.Context, ref FileRef) ([]byte, error) {
+	v, err := db.GetFileVersion(ctx, b.DB.Pool, ref.ProjectID, ref.Path, ref.Version)
+	if err != nil {
+		return nil, err
+	}
+	return b.Files.GetBlob(ctx, ref.ProjectID, v.BlobKey)
+}
+
+func (b *Bot) buildDoc(ctx context.Context, d DocRef) (reply.Reply, error) {
+	var data []byte
+	var err error
+	switch d.Kind {
+	case "file":
+		data, err = b.versionBytes(ctx, d.File)
+	case "export":
+		data, err = b.exportZip(ctx, d.File.ProjectID)
+	}
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Data: data}}, nil
+}
+
+// exportZip zips every file of a project at its current version.
+func (b *Bot) exportZip(ctx context.Context, projectID string) ([]byte, error) {
+	files, err := db.ListFiles(ctx, b.DB.Pool, projectID)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		data, err := b.versionBytes(ctx, FileRef{ProjectID: projectID, Path: f.Path, Version: f.Version})
+		if err != nil {
+			return nil, err
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate, Modified: f.UpdatedAt})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

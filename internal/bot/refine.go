@@ -1,0 +1,209 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/reply"
+)
+
+// MaxInstruction bounds an instruction's length (the schema allows 64 KiB;
+// a direct edit with blocks fits easily).
+const MaxInstruction = 32000
+
+func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if err := needArgs(req); err != nil {
+		return Plan{}, err
+	}
+	p, instr := SplitFirst(req.Args)
+	if instr == "" {
+		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
+	}
+	return b.startJob(ctx, tx, u, req, p, instr)
+}
+
+// plainText is an instruction for the open file, or a nudge to the help.
+func (b *Bot) plainText(ctx context.Context, tx pgx.Tx, u db.User, req Request) (Plan, error) {
+	if req.Args == "" {
+		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{reply.Text(shortHelp)}}, nil
+	}
+	if u.OpenPath == nil {
+		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{reply.Text(
+			"No file is open. /open PATH, then tell me what to change; or /refine PATH INSTRUCTION. /help lists everything.")}}, nil
+	}
+	return b.startJob(ctx, tx, u, req, *u.OpenPath, req.Args)
+}
+
+// startJob validates a refinement, applies the rate limit, reserves the
+// credits of its worst case and queues the job; the plan publishes it.
+func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, path, instr string) (Plan, error) {
+	if err := b.ValidatePath(path); err != nil {
+		return Plan{}, refuse("%s is not a valid path: %s.", path, err.Error())
+	}
+	if len(instr) > MaxInstruction {
+		return Plan{}, refuse("That instruction is too long (%d characters; at most %d).", len(instr), MaxInstruction)
+	}
+	p, err := currentProject(ctx, tx, u)
+	if err != nil {
+		return Plan{}, err
+	}
+	f, err := fileOf(ctx, tx, p, path)
+	if err != nil {
+		return Plan{}, err
+	}
+	mode, hold := b.cfg.EditBackend, b.cfg.MaxRefineCredits
+	if b.IsDirect(instr) {
+		mode, hold = db.ModeDirect, b.cfg.BaseRefineCredits
+	}
+	// The user row's lock serializes this user's job creation across
+	// instances, so the count below cannot race.
+	u, err = db.LockUser(ctx, tx, u.ID)
+	if err != nil {
+		return Plan{}, err
+	}
+	if b.cfg.RefineRateLimit > 0 {
+		n, err := db.CountRecentJobs(ctx, tx, u.ID, b.cfg.RefineRateWindow)
+		if err != nil {
+			return Plan{}, err
+		}
+		if n >= b.cfg.RefineRateLimit {
+			return Plan{}, refuse("You started %d refinements in the last %s, the most allowed. Try again in a moment.",
+				n, b.cfg.RefineRateWindow.String())
+		}
+	}
+	if u.Available() < hold {
+		return Plan{}, b.insufficient(u, hold)
+	}
+	updateID := req.UpdateID
+	j, err := db.CreateJob(ctx, tx, db.NewJob{UserID: u.ID, ProjectID: p.ID, Path: f.Path, Instruction: instr,
+		Mode: mode, ChatID: req.ChatID, SourceUpdateID: &updateID, HoldCredits: hold})
+	if errors.Is(err, fault.ErrInsufficient) {
+		return Plan{}, b.insufficient(u, hold)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	pl := done(reply.Text("Working on %s…", f.Path))
+	pl.Job = j.ID
+	return pl, nil
+}
+
+func (b *Bot) insufficient(u db.User, hold int64) error {
+	return refuse("A refinement needs up to %d credits and you have %d available. /buy for more, or /setkey to use your own LLM key.",
+		hold, u.Available())
+}
+
+func (b *Bot) diff(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if err := needArgs(req); err != nil {
+		return Plan{}, err
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(req.Args, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return Plan{}, refuse("/diff takes a job number, e.g. /diff 42 (/history PATH shows them).")
+	}
+	r, err := b.jobDiff(ctx, tx, u, id)
+	if err != nil {
+		return Plan{}, err
+	}
+	return done(r), nil
+}
+
+// jobDiff renders a job's diff; another user's job is answered as a
+// missing one.
+func (b *Bot) jobDiff(ctx context.Context, q db.Querier, u db.User, id int64) (reply.Reply, error) {
+	j, err := db.UserJob(ctx, q, u.ID, id)
+	if errors.Is(err, fault.ErrNotFound) {
+		return reply.Reply{}, refuse("There is no job %d.", id)
+	}
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	switch j.State {
+	case db.JobQueued, db.JobRunning:
+		return reply.Text("Job %d on %s is still running.", j.ID, j.Path), nil
+	case db.JobFailed, db.JobRejected:
+		msg := ""
+		if j.Error != nil {
+			msg = *j.Error
+		}
+		return reply.Text("Job %d on %s failed: %s", j.ID, j.Path, msg), nil
+	}
+	if j.Diff == nil || *j.Diff == "" {
+		return reply.Text("Job %d changed nothing in %s.", j.ID, j.Path), nil
+	}
+	head := reply.HTMLf("Job %d: %s, version %d → %d", j.ID, j.Path, deref(j.BaseVersion), deref(j.ResultVersion))
+	return reply.WithDiff(head, *j.Diff, fmt.Sprintf("job-%d.diff", j.ID)), nil
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// callback handles an inline button: "undo:<job>", "diff:<job>", "buy:<pack>".
+func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
+	verb, arg, _ := strings.Cut(req.CallbackData, ":")
+	var pl Plan
+	switch verb {
+	case "undo", "diff":
+		id, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil {
+			return Plan{}, refuse("That button is no longer valid.")
+		}
+		if verb == "diff" {
+			r, err := b.jobDiff(ctx, tx, u, id)
+			if err != nil {
+				return Plan{}, err
+			}
+			pl = done(r)
+		} else if pl, err = b.undoJob(ctx, tx, u, id); err != nil {
+			return Plan{}, err
+		}
+	case "buy":
+		var err error
+		if pl, err = b.buy(ctx, tx, u, req, prep); err != nil {
+			return Plan{}, err
+		}
+	default:
+		return Plan{}, refuse("That button is no longer valid.")
+	}
+	pl.Callback = req.CallbackID
+	return pl, nil
+}
+
+// undoJob restores the version a job started from, if the file is still at
+// the job's result.
+func (b *Bot) undoJob(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan, error) {
+	j, err := db.UserJob(ctx, tx, u.ID, id)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Plan{}, refuse("There is no job %d.", id)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	if j.State != db.JobSucceeded || j.ResultVersion == nil || j.BaseVersion == nil {
+		return Plan{}, refuse("Job %d changed nothing, so there is nothing to undo.", id)
+	}
+	p, err := db.ProjectByID(ctx, tx, u.ID, j.ProjectID)
+	if err != nil {
+		return Plan{}, err
+	}
+	f, err := db.FileByPath(ctx, tx, p.ID, j.Path)
+	if err != nil {
+		return Plan{}, err
+	}
+	if f.Version != *j.ResultVersion {
+		return Plan{}, refuse("%s changed since that edit (it is at version %d now); /history %s shows its versions, /undo %s steps back.",
+			f.Path, f.Version, f.Path, f.Path)
+	}
+	return b.restore(ctx, tx, p, f, *j.ResultVersion, *j.BaseVersion)
+}
