@@ -1,0 +1,259 @@
+// Package llm is a client of any OpenAI-compatible chat completions
+// endpoint (OpenRouter, Gemini's OpenAI-compatible API, a local server),
+// built on github.com/openai/openai-go/v3.
+//
+// It retries 429 and 5xx answers itself, with bounded exponential backoff
+// that honours Retry-After, and classifies what remains once: a rejected
+// key or an unknown model is permanent and says so plainly; a rate limit
+// or an outage is retryable. It records token usage and prices it from a
+// configured table. It never logs the key or the messages.
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/devbot-hq/devbot/internal/config"
+	"github.com/devbot-hq/devbot/internal/fault"
+)
+
+// Config configures a Client.
+type Config struct {
+	BaseURL    string
+	APIKey     string // the operator's key; a call may override it
+	Model      string
+	Timeout    time.Duration // one attempt's deadline (default 120s)
+	Prices     map[string]config.ModelPrice
+	MaxRetries int // further attempts on 429, 5xx and network errors (default 3; negative: none)
+	// MaxRetryDelay bounds one wait, including a server's Retry-After; a
+	// server asking for longer gets a retryable error at once, so the job
+	// is redelivered later instead of holding an instance (default 30s).
+	MaxRetryDelay time.Duration
+	// BaseDelay is the first backoff (default 1s), doubled per attempt.
+	BaseDelay  time.Duration
+	HTTPClient *http.Client
+	// Sleep waits between attempts; tests replace it (default: a timer
+	// that honours ctx).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Message is one chat message.
+type Message struct {
+	Role    string // "system", "user" or "assistant"
+	Content string
+}
+
+// Reply is a completion and what it cost.
+type Reply struct {
+	Text             string
+	PromptTokens     int
+	CompletionTokens int
+	CostUSD          float64
+	Model            string // as the endpoint named it
+}
+
+// Client calls the endpoint.
+type Client struct {
+	cfg Config
+}
+
+// New returns a client for cfg.
+func New(cfg Config) *Client {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 3
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.MaxRetryDelay <= 0 {
+		cfg.MaxRetryDelay = 30 * time.Second
+	}
+	if cfg.BaseDelay <= 0 {
+		cfg.BaseDelay = time.Second
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return &Client{cfg: cfg}
+}
+
+// Model returns the configured model name.
+func (c *Client) Model() string { return c.cfg.Model }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Complete asks the model to continue messages. apiKey, when not empty,
+// replaces the configured key (a user's own key).
+func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string) (Reply, error) {
+	key := apiKey
+	if key == "" {
+		key = c.cfg.APIKey
+	}
+	if key == "" {
+		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: no API key for the model endpoint %s: set LLM_API_KEY, or your own key with /setkey", fault.ErrUnauthorized, c.cfg.BaseURL))
+	}
+	opts := []option.RequestOption{
+		option.WithBaseURL(c.cfg.BaseURL + "/"),
+		option.WithAPIKey(key),
+		option.WithMaxRetries(0), // our loop: bounded, injectable, classified
+		option.WithRequestTimeout(c.cfg.Timeout),
+	}
+	if c.cfg.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(c.cfg.HTTPClient))
+	}
+	client := openai.NewClient(opts...)
+	params := openai.ChatCompletionNewParams{Model: c.cfg.Model}
+	for _, m := range messages {
+		switch m.Role {
+		case "system":
+			params.Messages = append(params.Messages, openai.SystemMessage(m.Content))
+		case "assistant":
+			params.Messages = append(params.Messages, openai.AssistantMessage(m.Content))
+		default:
+			params.Messages = append(params.Messages, openai.UserMessage(m.Content))
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := client.Chat.Completions.New(ctx, params)
+		if err == nil {
+			return c.reply(res)
+		}
+		err = c.classify(ctx, err)
+		if !fault.IsRetryable(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
+			return Reply{}, err
+		}
+		wait := c.backoff(attempt)
+		if ra := fault.RetryAfterOf(err); ra > 0 {
+			if ra > c.cfg.MaxRetryDelay {
+				return Reply{}, err // the server asked for longer than we hold on
+			}
+			wait = ra
+		}
+		if serr := c.cfg.Sleep(ctx, wait); serr != nil {
+			return Reply{}, fmt.Errorf("waiting to retry the model endpoint: %w (last error: %w)", serr, err)
+		}
+	}
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.BaseDelay << min(attempt, 10)
+	d += time.Duration(rand.Int64N(int64(d)/4 + 1)) // jitter
+	return min(d, c.cfg.MaxRetryDelay)
+}
+
+func (c *Client) reply(res *openai.ChatCompletion) (Reply, error) {
+	r := Reply{
+		PromptTokens:     int(res.Usage.PromptTokens),
+		CompletionTokens: int(res.Usage.CompletionTokens),
+		Model:            res.Model,
+	}
+	if r.Model == "" {
+		r.Model = c.cfg.Model
+	}
+	r.CostUSD = c.Cost(r.Model, r.PromptTokens, r.CompletionTokens)
+	if len(res.Choices) == 0 {
+		return r, fault.Retryablef("the model endpoint returned no choices")
+	}
+	r.Text = res.Choices[0].Message.Content
+	return r, nil
+}
+
+// Cost prices tokens with the configured model's price, or the price of
+// the model the endpoint reported (which may carry a date suffix); zero
+// when neither is in the table.
+func (c *Client) Cost(model string, prompt, completion int) float64 {
+	p, ok := c.cfg.Prices[c.cfg.Model]
+	if !ok {
+		p, ok = c.cfg.Prices[model]
+	}
+	if !ok {
+		return 0
+	}
+	return float64(prompt)/1e6*p.InputPerMillion + float64(completion)/1e6*p.OutputPerMillion
+}
+
+// classify turns what openai-go returned into a classified error in plain
+// words. The key is never part of it.
+func (c *Client) classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("calling the model endpoint: %w", ctx.Err())
+	}
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) {
+		// Network errors, timeouts of one attempt: worth another try.
+		return fault.AsRetryable(fmt.Errorf("%w: calling the model endpoint %s: %v", fault.ErrUnavailable, c.cfg.BaseURL, err))
+	}
+	detail := ""
+	if apiErr.Message != "" {
+		detail = ": " + truncate(apiErr.Message, 300)
+	}
+	switch code := apiErr.StatusCode; {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return fault.AsPermanent(fmt.Errorf("%w: the model endpoint rejected the API key (HTTP %d)%s", fault.ErrUnauthorized, code, detail))
+	case code == http.StatusNotFound:
+		return fault.AsPermanent(fmt.Errorf("%w: the model %s does not exist at %s (HTTP 404)%s", fault.ErrUnauthorized, c.cfg.Model, c.cfg.BaseURL, detail))
+	case code == http.StatusPaymentRequired:
+		return fault.AsPermanent(fmt.Errorf("%w: the model endpoint refused for lack of credit on the API key (HTTP 402)%s", fault.ErrInsufficient, detail))
+	case code == http.StatusTooManyRequests:
+		e := fmt.Errorf("%w: the model endpoint is rate limiting (HTTP 429)%s", fault.ErrRateLimited, detail)
+		return fault.RetryAfter(e, retryAfter(apiErr.Response))
+	case code >= 500 || code == http.StatusRequestTimeout || code == http.StatusConflict:
+		e := fmt.Errorf("%w: the model endpoint failed (HTTP %d)%s", fault.ErrUnavailable, code, detail)
+		return fault.RetryAfter(e, retryAfter(apiErr.Response))
+	default:
+		return fault.AsPermanent(fmt.Errorf("%w: the model endpoint refused the request (HTTP %d)%s", fault.ErrInvalid, code, detail))
+	}
+}
+
+// retryAfter reads Retry-After-Ms, or Retry-After in seconds or as an HTTP
+// date; zero when absent or unreadable.
+func retryAfter(res *http.Response) time.Duration {
+	if res == nil {
+		return 0
+	}
+	if ms, err := strconv.ParseFloat(res.Header.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	v := res.Header.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,133 @@
+// Package llmtest is a fake OpenAI-compatible chat completions endpoint
+// for tests: it speaks the real wire format, answers from a script, and
+// records what it received.
+package llmtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Response is one scripted answer. A zero Status is 200 with Text.
+type Response struct {
+	Status  int
+	Text    string
+	Headers map[string]string
+	Body    string // raw body for errors; default an OpenAI error object
+	// Usage reported with a 200 (defaults: 100 prompt, 20 completion).
+	PromptTokens, CompletionTokens int
+}
+
+// Request is what the server received.
+type Request struct {
+	Auth     string // the Authorization header
+	Model    string
+	Messages []Message
+}
+
+// Message is a chat message as received.
+type Message struct {
+	Role    string `json:"role"`
+	Content any    `json:"content"`
+}
+
+// Text returns the message's text, whether sent as a string or parts.
+func (m Message) Text() string {
+	switch c := m.Content.(type) {
+	case string:
+		return c
+	case []any:
+		var b strings.Builder
+		for _, p := range c {
+			if part, ok := p.(map[string]any); ok {
+				if s, ok := part["text"].(string); ok {
+					b.WriteString(s)
+				}
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// Server is the fake endpoint. URL is its base URL (like .../v1).
+type Server struct {
+	URL string
+
+	mu       sync.Mutex
+	script   []Response
+	requests []Request
+	t        testing.TB
+}
+
+// New starts a server answering with script, in order; past its end it
+// answers 500. It closes with the test.
+func New(t testing.TB, script ...Response) *Server {
+	s := &Server{script: script, t: t}
+	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL + "/v1"
+	return s
+}
+
+// Requests returns what was received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
+		http.Error(w, `{"error":{"message":"no such route","type":"invalid_request_error"}}`, http.StatusNotFound)
+		return
+	}
+	var body struct {
+		Model    string    `json:"model"`
+		Messages []Message `json:"messages"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"error":{"message":"bad json"}}`, http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Auth: r.Header.Get("Authorization"), Model: body.Model, Messages: body.Messages})
+	var resp Response
+	if len(s.script) > 0 {
+		resp, s.script = s.script[0], s.script[1:]
+	} else {
+		resp = Response{Status: http.StatusInternalServerError, Body: `{"error":{"message":"script exhausted"}}`}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	if resp.Status != 0 && resp.Status != http.StatusOK {
+		w.WriteHeader(resp.Status)
+		b := resp.Body
+		if b == "" {
+			b = fmt.Sprintf(`{"error":{"message":%q,"type":"error","code":%d}}`, http.StatusText(resp.Status), resp.Status)
+		}
+		fmt.Fprint(w, b)
+		return
+	}
+	pt, ct := resp.PromptTokens, resp.CompletionTokens
+	if pt == 0 && ct == 0 {
+		pt, ct = 100, 20
+	}
+	out := map[string]any{
+		"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000, "model": body.Model,
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+			"message": map[string]any{"role": "assistant", "content": resp.Text}}},
+		"usage": map[string]any{"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+	}
+	if err := json.NewEncoder(w).Encode(out); err != nil {
+		s.t.Errorf("llmtest: %v", err)
+	}
+}
