@@ -6,7 +6,7 @@
 # needs gcloud.
 
 resource "google_eventarc_trigger" "consumer" {
-  for_each        = var.delivery == "eventarc" ? local.consumers : {}
+  for_each        = { for name, f in local.consumers : name => f if var.delivery == "eventarc" }
   project         = var.project_id
   name            = "${each.value.service}-trigger"
   location        = var.region

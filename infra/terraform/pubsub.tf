@@ -53,7 +53,7 @@ resource "google_service_account_iam_member" "invoker_token_creator" {
 }
 
 resource "google_pubsub_subscription" "push" {
-  for_each = var.delivery == "push" ? local.consumers : {}
+  for_each = { for name, f in local.consumers : name => f if var.delivery == "push" }
   project  = var.project_id
   name     = "${each.value.consumes}-push"
   topic    = google_pubsub_topic.topic[each.value.consumes].id

@@ -1,0 +1,94 @@
+package deploycheck
+
+import (
+	"slices"
+
+	"github.com/devbot-hq/devbot/functions"
+	"github.com/devbot-hq/devbot/internal/config"
+)
+
+// Code is what the code declares, as the checks need it.
+type Code struct {
+	// Targets are the registered functions and the configuration groups
+	// each needs.
+	Targets []Target
+	// Vars are the environment variables the code reads.
+	Vars []config.Var
+	// Topics maps each topic variable (TOPIC_*) to its default name.
+	Topics map[string]string
+	// Consumes maps each consumer function to the topic variable it
+	// receives from; Publishes each function to the ones it publishes to.
+	Consumes  map[string]string
+	Publishes map[string][]string
+	// Ordered lists the topic variables whose publishers set ordering keys.
+	Ordered map[string]bool
+	// MigrateNeeds are the groups `devbot migrate` needs.
+	MigrateNeeds []config.Group
+	// Load, when set, is the code's own configuration loader: each service's
+	// environment (secrets stood in for) must pass it.
+	Load func(lookup func(string) (string, bool), needs ...config.Group) (*config.Config, error)
+}
+
+// Target is one registered function.
+type Target struct {
+	Name  string
+	Needs []config.Group
+}
+
+// The message flow of DESIGN.md: which function receives from and
+// publishes to which topic, and where ordering keys are set. The functions
+// take their topic names from these variables.
+var (
+	flowConsumes = map[string]string{
+		functions.TelegramUpdatesName: "TOPIC_TELEGRAM_UPDATES",
+		functions.RefineJobsName:      "TOPIC_REFINE_JOBS",
+		functions.StripeEventsName:    "TOPIC_STRIPE_EVENTS",
+	}
+	flowPublishes = map[string][]string{
+		functions.TelegramWebhookName: {"TOPIC_TELEGRAM_UPDATES"},
+		functions.StripeWebhookName:   {"TOPIC_STRIPE_EVENTS"},
+		functions.TelegramUpdatesName: {"TOPIC_REFINE_JOBS"},
+	}
+	flowOrdered = map[string]bool{
+		"TOPIC_TELEGRAM_UPDATES": true, // ordering key: the chat id
+		"TOPIC_REFINE_JOBS":      true, // ordering key: project/path
+	}
+)
+
+// FromCode collects the code's facts from the functions and config packages.
+func FromCode() Code {
+	c := Code{
+		Vars:         slices.Clone(config.Vars),
+		Topics:       map[string]string{},
+		Consumes:     flowConsumes,
+		Publishes:    flowPublishes,
+		Ordered:      flowOrdered,
+		MigrateNeeds: []config.Group{config.Database},
+		Load:         config.Load,
+	}
+	for _, t := range functions.Targets() {
+		c.Targets = append(c.Targets, Target{Name: t.Name, Needs: slices.Clone(t.Needs)})
+	}
+	for _, v := range config.Vars {
+		if len(v.Name) > len("TOPIC_") && v.Name[:len("TOPIC_")] == "TOPIC_" {
+			c.Topics[v.Name] = v.Default
+		}
+	}
+	return c
+}
+
+func (c Code) target(name string) (Target, bool) {
+	i := slices.IndexFunc(c.Targets, func(t Target) bool { return t.Name == name })
+	if i < 0 {
+		return Target{}, false
+	}
+	return c.Targets[i], true
+}
+
+func (c Code) variable(name string) (config.Var, bool) {
+	i := slices.IndexFunc(c.Vars, func(v config.Var) bool { return v.Name == name })
+	if i < 0 {
+		return config.Var{}, false
+	}
+	return c.Vars[i], true
+}
