@@ -191,24 +191,32 @@ func (l *Local) Put(ctx context.Context, bucket, key string, data []byte, opts P
 	defer mu.Unlock()
 
 	obj, meta := objectPath(bucket, key), metaPath(bucket, key)
-	for _, p := range []string{obj, meta} {
-		if err := r.MkdirAll(path.Dir(p), 0o750); err != nil {
-			return asFolderConflict(err)
-		}
-	}
 	tmp, err := writeTemp(r, data)
 	if err != nil {
 		return err
 	}
 	defer r.Remove(tmp) //nolint:errcheck // gone after a rename; best effort otherwise
-	if opts.Upsert {
-		if err := r.Rename(tmp, obj); err != nil {
-			return asFolderConflict(err)
+	// A Delete of another key may remove a folder this key needs just after
+	// it was made (it removes empty folders): make it again, once.
+	for attempt := 0; ; attempt++ {
+		for _, p := range []string{obj, meta} {
+			if err := r.MkdirAll(path.Dir(p), 0o750); err != nil {
+				return asFolderConflict(err)
+			}
 		}
-	} else if err := r.Link(tmp, obj); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fault.AsPermanent(fmt.Errorf("%w: the object already exists", fault.ErrConflict))
+		if opts.Upsert {
+			err = r.Rename(tmp, obj)
+		} else {
+			err = r.Link(tmp, obj)
 		}
+		if err == nil || attempt > 0 || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
+	switch {
+	case !opts.Upsert && errors.Is(err, fs.ErrExist):
+		return fault.AsPermanent(fmt.Errorf("%w: the object already exists", fault.ErrConflict))
+	case err != nil:
 		return asFolderConflict(err)
 	}
 	// The content type follows the bytes: a crash in between leaves the

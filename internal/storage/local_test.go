@@ -97,3 +97,22 @@ func TestLocalDeleteRemovesEmptyFolders(t *testing.T) {
 		t.Fatalf("List after deleting the only file = %v, %v; want empty", got, err)
 	}
 }
+
+// A filesystem cannot hold "a" as both a file and a folder: a conflict, not
+// a retryable error.
+func TestLocalFileFolderConflict(t *testing.T) {
+	t.Parallel()
+	l := newLocal(t)
+	ctx := context.Background()
+	bucket := storagetest.NewBucket(t, l)
+	if err := l.Put(ctx, bucket, "a", []byte("file"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Put(ctx, bucket, "a/b.txt", []byte("x"), storage.PutOptions{})
+	if !errors.Is(err, fault.ErrConflict) || !fault.IsPermanent(err) {
+		t.Fatalf("Put under a file: %v, want a permanent conflict", err)
+	}
+	if _, err := l.Get(ctx, bucket, "a/b.txt"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("Get under a file: %v, want not found", err)
+	}
+}
