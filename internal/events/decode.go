@@ -35,7 +35,8 @@ const (
 
 // Headers of an unwrapped push request with write_metadata. The emulator
 // sends X-Goog-Ordering-Key; the service documents x-goog-pubsub-*: both
-// are read.
+// are read. No documented header carries the delivery attempt; the decoder
+// reads HeaderDeliveryAttempt should a proxy or a test supply one.
 const (
 	HeaderMessageID       = "X-Goog-Pubsub-Message-Id"
 	HeaderPublishTime     = "X-Goog-Pubsub-Publish-Time"

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/devbot-hq/devbot/internal/events"
 )
 
 // pushSub is the push loop of one subscription.
@@ -220,8 +222,10 @@ func Envelope(rm *pb.ReceivedMessage, sub string) ([]byte, error) {
 }
 
 func (p *pushSub) post(ctx context.Context, rm *pb.ReceivedMessage) (status int, retryAfter time.Duration, err error) {
-	body, err := Envelope(rm, p.name)
-	if err != nil {
+	var body []byte
+	if p.spec.Unwrapped {
+		body = rm.GetMessage().GetData()
+	} else if body, err = Envelope(rm, p.name); err != nil {
 		return 0, 0, err
 	}
 	// Google's push timeout is the ack deadline; stop a little before it so
@@ -232,8 +236,12 @@ func (p *pushSub) post(ctx context.Context, rm *pb.ReceivedMessage) (status int,
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "devbot-embedded-pubsub")
+	if p.spec.Unwrapped {
+		setMetadata(req.Header, rm, p.name)
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return 0, 0, err
@@ -244,6 +252,21 @@ func (p *pushSub) post(ctx context.Context, rm *pb.ReceivedMessage) (status int,
 		retryAfter = time.Duration(s) * time.Second
 	}
 	return resp.StatusCode, retryAfter, nil
+}
+
+// setMetadata writes what write_metadata adds to an unwrapped push. Like
+// Google's, it carries no delivery attempt.
+func setMetadata(h http.Header, rm *pb.ReceivedMessage, sub string) {
+	m := rm.GetMessage()
+	h.Set(events.HeaderMessageID, m.GetMessageId())
+	h.Set(events.HeaderPublishTime, m.GetPublishTime().AsTime().UTC().Format(time.RFC3339Nano))
+	h.Set(events.HeaderSubscription, sub)
+	if k := m.GetOrderingKey(); k != "" {
+		h.Set(events.HeaderOrderingKey, k)
+	}
+	for k, v := range m.GetAttributes() {
+		h.Set(k, v)
+	}
 }
 
 func (p *pushSub) deadLetter(ctx context.Context, rm *pb.ReceivedMessage, attempt int) error {

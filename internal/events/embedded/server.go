@@ -66,6 +66,9 @@ type TopicSpec struct {
 	// Ordering delivers messages with the same ordering key one at a time,
 	// in publish order.
 	Ordering bool
+	// Unwrapped pushes like no_wrapper with write_metadata: the body is the
+	// data, the metadata and attributes are headers.
+	Unwrapped bool
 }
 
 // Config configures Start.
@@ -200,7 +203,7 @@ func (s *Server) create(ctx context.Context, cfg Config) error {
 		t = withDefaults(t)
 		sub := &pb.Subscription{
 			Name: s.subName(t.Subscription), Topic: s.topicName(t.Topic),
-			PushConfig:            &pb.PushConfig{PushEndpoint: t.PushEndpoint},
+			PushConfig:            pushConfig(t),
 			AckDeadlineSeconds:    int32(t.AckDeadline / time.Second),
 			EnableMessageOrdering: t.Ordering,
 			RetryPolicy: &pb.RetryPolicy{MinimumBackoff: durationpb.New(t.MinBackoff),
@@ -219,6 +222,14 @@ func (s *Server) create(ctx context.Context, cfg Config) error {
 		s.subs = append(s.subs, newPushSub(s, t, cfg))
 	}
 	return nil
+}
+
+func pushConfig(t TopicSpec) *pb.PushConfig {
+	pc := &pb.PushConfig{PushEndpoint: t.PushEndpoint}
+	if t.Unwrapped {
+		pc.Wrapper = &pb.PushConfig_NoWrapper_{NoWrapper: &pb.PushConfig_NoWrapper{WriteMetadata: true}}
+	}
+	return pc
 }
 
 func withDefaults(t TopicSpec) TopicSpec {
