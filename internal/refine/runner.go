@@ -1,0 +1,297 @@
+package refine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/events"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/logging"
+	"github.com/devbot-hq/devbot/internal/reply"
+	"github.com/devbot-hq/devbot/internal/secretbox"
+	"github.com/devbot-hq/devbot/internal/telegram"
+)
+
+// EditRequest is one edit to compute (editor.Request, plus the job's mode).
+type EditRequest struct {
+	Path        string
+	Content     []byte
+	Instruction string
+	APIKey      string // the user's own key, or empty
+	Mode        string // direct, llm or aider
+}
+
+// EditOutcome is a computed edit (editor.Outcome, flattened).
+type EditOutcome struct {
+	Content          []byte
+	Diff             string
+	Edits            int
+	Model            string
+	PromptTokens     int
+	CompletionTokens int
+	CostUSD          float64
+	Attempts         int
+}
+
+// Editor computes edits. Its errors: ErrNoValidEdit (wrapped, permanent),
+// fault.ErrUnauthorized (the key was rejected), fault.ErrInvalid (a direct
+// edit that does not apply), retryable ones on rate limits and outages.
+type Editor interface {
+	Edit(ctx context.Context, r EditRequest) (EditOutcome, error)
+}
+
+// ErrNoValidEdit is wrapped by an editor that gave up on the model's answers.
+var ErrNoValidEdit = errors.New("the model could not produce a valid edit")
+
+// Files is what the runner needs of storage.Files.
+type Files interface {
+	PutBlob(ctx context.Context, bucket string, data []byte, contentType string) (blobKey, sha256hex string, err error)
+	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
+	PublishCurrent(ctx context.Context, bucket, path string, data []byte, contentType string) error
+}
+
+// Config is the pricing and limits of refinements.
+type Config struct {
+	BaseRefineCredits int64
+	CreditsPerUSD     float64
+	MaxFileBytes      int64
+}
+
+// Runner is the RefineJobs consumer.
+type Runner struct {
+	Config   Config
+	DB       *db.DB
+	Files    Files
+	Editor   Editor
+	Telegram reply.Sender
+	Keys     *secretbox.Box
+	Logger   *slog.Logger
+}
+
+// Charge is what a finished job costs: the base price plus the model's cost
+// in credits, rounded up; a direct edit costs the base price only. The hold
+// caps it (db.ChargeHold).
+func (c Config) Charge(mode string, costUSD float64) int64 {
+	if mode == db.ModeDirect || costUSD <= 0 {
+		return c.BaseRefineCredits
+	}
+	return c.BaseRefineCredits + int64(math.Ceil(costUSD*c.CreditsPerUSD-1e-9))
+}
+
+// Handle runs one delivery of a job message.
+func (r *Runner) Handle(ctx context.Context, m events.Message) error {
+	id, err := ParseMessage(m.Data)
+	if err != nil {
+		return err
+	}
+	ctx = logging.With(ctx, slog.Int64("job_id", id))
+	j, err := db.ClaimJob(ctx, r.DB.Pool, id)
+	if errors.Is(err, db.ErrJobFinal) {
+		// A redelivery: the outcome is recorded; make sure it was told.
+		return r.Reply(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.run(ctx, j); err != nil {
+		return err
+	}
+	return r.Reply(ctx, id)
+}
+
+// GiveUp fails the job of a message that exhausted its deliveries: the
+// credits are released and the user is told.
+func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) error {
+	id, err := ParseMessage(m.Data)
+	if err != nil {
+		return nil
+	}
+	msg := "I could not finish this refinement after several tries (a service was unavailable). Nothing was charged; please try again later."
+	if err := r.fail(ctx, id, db.JobFailed, "gave_up", msg, EditOutcome{}, 0); err != nil {
+		return err
+	}
+	return r.Reply(ctx, id)
+}
+
+func (r *Runner) run(ctx context.Context, j db.Job) error {
+	start := time.Now()
+	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
+	if errors.Is(err, fault.ErrNotFound) {
+		return r.fail(ctx, j.ID, db.JobRejected, "gone", fmt.Sprintf("%s no longer exists. Nothing was charged.", j.Path), EditOutcome{}, 0)
+	}
+	if err != nil {
+		return err
+	}
+	v, err := db.GetFileVersion(ctx, r.DB.Pool, j.ProjectID, j.Path, f.Version)
+	if err != nil {
+		return err
+	}
+	content, err := r.Files.GetBlob(ctx, j.ProjectID, v.BlobKey)
+	if err != nil {
+		return err
+	}
+	apiKey := ""
+	if j.Mode != db.ModeDirect {
+		u, err := db.UserByID(ctx, r.DB.Pool, j.UserID)
+		if err != nil {
+			return err
+		}
+		if u.LLMKeyEncrypted != nil && r.Keys != nil {
+			k, err := r.Keys.Open(u.ID, u.LLMKeyEncrypted)
+			if err != nil {
+				return r.fail(ctx, j.ID, db.JobFailed, "key", "Your stored LLM key cannot be read any more: /setkey it again, or /delkey. Nothing was charged.", EditOutcome{}, time.Since(start))
+			}
+			apiKey = string(k)
+		}
+	}
+	out, err := r.Editor.Edit(ctx, EditRequest{Path: j.Path, Content: content, Instruction: j.Instruction, APIKey: apiKey, Mode: j.Mode})
+	if err != nil {
+		if fault.IsRetryable(err) {
+			return err // handed back: the redelivery claims the job again
+		}
+		state, kind, msg := explain(j, err)
+		r.Logger.InfoContext(ctx, "refinement failed", "kind", kind, "error", err.Error())
+		return r.fail(ctx, j.ID, state, kind, msg, out, time.Since(start))
+	}
+	if r.Config.MaxFileBytes > 0 && int64(len(out.Content)) > r.Config.MaxFileBytes {
+		return r.fail(ctx, j.ID, db.JobFailed, "too_large", fmt.Sprintf("The edited %s would be %s, over the %s limit. Nothing was charged.",
+			j.Path, reply.Size(int64(len(out.Content))), reply.Size(r.Config.MaxFileBytes)), out, time.Since(start))
+	}
+	blobKey, sum, err := r.Files.PutBlob(ctx, j.ProjectID, out.Content, f.ContentType)
+	if err != nil {
+		return err
+	}
+	charge := r.Config.Charge(j.Mode, out.CostUSD)
+	var conflict bool
+	err = r.DB.InTx(ctx, func(tx pgx.Tx) error {
+		conflict = false
+		jobID := j.ID
+		next, err := db.CommitVersion(ctx, tx, db.NewVersion{ProjectID: j.ProjectID, Path: j.Path, SHA256: sum,
+			Size: int64(len(out.Content)), BlobKey: blobKey, ContentType: f.ContentType, Source: db.SourceRefine,
+			JobID: &jobID, BaseVersion: f.Version})
+		if errors.Is(err, db.ErrVersionMismatch) {
+			conflict = true
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if err := db.ChargeHold(ctx, tx, j.ID, charge, "refine "+j.Path); err != nil && !errors.Is(err, db.ErrHoldSettled) {
+			return err
+		}
+		return db.SucceedJob(ctx, tx, j.ID, db.JobSuccess{BaseVersion: f.Version, ResultVersion: next,
+			BeforeSHA256: f.SHA256, AfterSHA256: sum, Diff: out.Diff, Model: out.Model, PromptTokens: out.PromptTokens,
+			CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD, EditAttempts: out.Attempts, Duration: time.Since(start)})
+	})
+	if conflict {
+		return r.fail(ctx, j.ID, db.JobFailed, "conflict", fmt.Sprintf(
+			"%s changed while I was working on it, so I did not save my edit. Nothing was charged. Send the instruction again to retry on the new version.",
+			j.Path), out, time.Since(start))
+	}
+	if errors.Is(err, db.ErrJobFinal) {
+		return nil // another delivery finished it meanwhile
+	}
+	return err
+}
+
+// explain turns an editor's permanent error into the job's state and the
+// user's words.
+func explain(j db.Job, err error) (state, kind, msg string) {
+	report := err.Error()
+	if len(report) > 800 {
+		report = report[:800] + "…"
+	}
+	switch {
+	case errors.Is(err, ErrNoValidEdit):
+		return db.JobFailed, "model", fmt.Sprintf("The model could not produce a valid edit of %s. Nothing was charged. "+
+			"Try a sharper instruction: name the function or the lines to change.\n\n%s", j.Path, report)
+	case errors.Is(err, fault.ErrUnauthorized):
+		return db.JobFailed, "key", "The model service rejected the API key. If you set your own with /setkey, check it (or /delkey to use the bot's). Nothing was charged."
+	case errors.Is(err, fault.ErrInsufficient):
+		return db.JobFailed, "no_credits", "Not enough credits for this refinement. /buy for more. Nothing was charged."
+	case errors.Is(err, fault.ErrInvalid), errors.Is(err, fault.ErrConflict):
+		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s. Nothing was charged.\n\n%s", j.Path, report)
+	}
+	return db.JobFailed, "error", fmt.Sprintf("The refinement of %s failed. Nothing was charged.\n\n%s", j.Path, report)
+}
+
+func (r *Runner) fail(ctx context.Context, id int64, state, kind, msg string, out EditOutcome, d time.Duration) error {
+	return r.DB.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := db.FailJob(ctx, tx, id, db.JobFailure{State: state, Kind: kind, Message: msg, Model: out.Model,
+			PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD,
+			EditAttempts: out.Attempts, Duration: d})
+		return err
+	})
+}
+
+// Reply tells the user a finished job's outcome, once.
+func (r *Runner) Reply(ctx context.Context, id int64) error {
+	j, err := db.GetJob(ctx, r.DB.Pool, id)
+	if err != nil {
+		return err
+	}
+	if !j.Final() || j.ReplySentAt != nil {
+		return nil
+	}
+	var rep reply.Reply
+	if j.State == db.JobSucceeded {
+		r.publishCurrent(ctx, j)
+		rep = reply.WithDiff(telegram.Escape(Summary(j, countHunks(deref(j.Diff)))), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
+		rep.Buttons = [][]reply.Button{{{Text: "Undo", Data: fmt.Sprintf("undo:%d", j.ID)}, {Text: "Show full diff", Data: fmt.Sprintf("diff:%d", j.ID)}}}
+	} else {
+		rep = reply.Reply{HTML: "❌ " + telegram.Escape(deref(j.Error))}
+	}
+	if err := reply.Send(ctx, r.Telegram, j.ChatID, rep); err != nil {
+		if fault.IsRetryable(err) {
+			return err
+		}
+		r.Logger.WarnContext(ctx, "job reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
+	}
+	_, err = db.MarkJobReplied(ctx, r.DB.Pool, id)
+	return err
+}
+
+// publishCurrent refreshes the plain copy of the file (not the source of
+// truth: reads go through the version's blob), if the job's version is
+// still current.
+func (r *Runner) publishCurrent(ctx context.Context, j db.Job) {
+	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
+	if err != nil || j.ResultVersion == nil || f.Version != *j.ResultVersion {
+		return
+	}
+	v, err := db.GetFileVersion(ctx, r.DB.Pool, j.ProjectID, j.Path, f.Version)
+	if err == nil {
+		var data []byte
+		if data, err = r.Files.GetBlob(ctx, j.ProjectID, v.BlobKey); err == nil {
+			err = r.Files.PublishCurrent(ctx, j.ProjectID, j.Path, data, f.ContentType)
+		}
+	}
+	if err != nil {
+		r.Logger.WarnContext(ctx, "plain copy not refreshed", "error", err.Error())
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func countHunks(diff string) int {
+	n := 0
+	for _, line := range strings.Split(diff, "\n") {
+		if strings.HasPrefix(line, "@@") {
+			n++
+		}
+	}
+	return n
+}
