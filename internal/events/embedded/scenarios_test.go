@@ -455,4 +455,3 @@ func TestEmulator(t *testing.T) {
 		})
 	}
 }
-
