@@ -78,7 +78,15 @@ func (n *telegramNotifier) Notify(ctx context.Context, chatID int64, html string
 // lines (every request) go to debug.
 type stripeLogger struct{ l *slog.Logger }
 
-func (s stripeLogger) Debugf(format string, v ...any) { s.l.Debug("stripe: " + fmt.Sprintf(format, v...)) }
-func (s stripeLogger) Infof(format string, v ...any)  { s.l.Debug("stripe: " + fmt.Sprintf(format, v...)) }
-func (s stripeLogger) Warnf(format string, v ...any)  { s.l.Warn("stripe: " + fmt.Sprintf(format, v...)) }
-func (s stripeLogger) Errorf(format string, v ...any) { s.l.Error("stripe: " + fmt.Sprintf(format, v...)) }
+func (s stripeLogger) Debugf(format string, v ...any) {
+	s.l.Debug("stripe: " + fmt.Sprintf(format, v...))
+}
+func (s stripeLogger) Infof(format string, v ...any) {
+	s.l.Debug("stripe: " + fmt.Sprintf(format, v...))
+}
+func (s stripeLogger) Warnf(format string, v ...any) {
+	s.l.Warn("stripe: " + fmt.Sprintf(format, v...))
+}
+func (s stripeLogger) Errorf(format string, v ...any) {
+	s.l.Error("stripe: " + fmt.Sprintf(format, v...))
+}
