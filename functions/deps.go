@@ -18,6 +18,7 @@ type Deps struct {
 
 	mu      sync.Mutex
 	db      *db.DB
+	pubsub  pubsubDeps // deps_pubsub.go
 	closers []func()
 }
 
