@@ -94,7 +94,10 @@ func (t *text) nearest(search []string) *excerpt {
 		}
 	}
 	if bestVotes*2 < len(want) {
-		return nil
+		best = t.similarLine(search, want)
+		if best == noLine {
+			return nil
+		}
 	}
 	lo, hi := max(best, 0), min(best+len(search), len(t.ids))
 	ex := &excerpt{line: lo + 1}
@@ -191,3 +194,54 @@ lines copied exactly from the file
 the lines that replace them
 >>>>>>> REPLACE
 ` + "```"
+
+const noLine = -1 << 31
+
+// similarLine is the fallback of nearest when no line is equal: the file
+// line most like one of the longest SEARCH lines, by the Dice coefficient
+// of their character bigrams (linear in the file), as the window start.
+func (t *text) similarLine(search []string, want []int) int {
+	ks := append([]int(nil), want...)
+	sort.Slice(ks, func(i, j int) bool {
+		return len(strings.TrimSpace(search[ks[i]])) > len(strings.TrimSpace(search[ks[j]]))
+	})
+	if len(ks) > 3 {
+		ks = ks[:3]
+	}
+	best, bestScore := noLine, 0.6
+	for _, k := range ks {
+		s := strings.TrimSpace(search[k])
+		if len(s) < 4 || len(s) > 400 {
+			continue
+		}
+		grams := bigrams(s)
+		for i, id := range t.ids {
+			l := strings.TrimSpace(t.tab.strs[id])
+			if len(l)*10 < len(s)*6 || len(s)*10 < len(l)*6 {
+				continue
+			}
+			common := 0
+			seen := map[string]int{}
+			for j := 0; j+2 <= len(l); j++ {
+				g := l[j : j+2]
+				if seen[g] < grams[g] {
+					common++
+				}
+				seen[g]++
+			}
+			score := 2 * float64(common) / float64(len(s)-1+len(l)-1)
+			if score > bestScore {
+				best, bestScore = i-k, score
+			}
+		}
+	}
+	return best
+}
+
+func bigrams(s string) map[string]int {
+	m := map[string]int{}
+	for j := 0; j+2 <= len(s); j++ {
+		m[s[j:j+2]]++
+	}
+	return m
+}
