@@ -3,11 +3,48 @@ package functions
 import (
 	"context"
 	"net/http"
+
+	"github.com/devbot-hq/devbot/internal/bot"
+	"github.com/devbot-hq/devbot/internal/editblock"
+	"github.com/devbot-hq/devbot/internal/events"
+	"github.com/devbot-hq/devbot/internal/storage"
 )
 
-// buildTelegramUpdates is replaced when the issue that builds TelegramUpdates lands; until then the
-// function answers 501 so no event is acknowledged by mistake (a push
-// subscription redelivers it).
+// buildTelegramUpdates: the commands, as a Pub/Sub push consumer.
 func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
-	return notImplemented("TelegramUpdates"), nil
+	pool, err := d.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := d.Storage()
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := d.Publisher(ctx, d.Config.TopicRefineJobs)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := d.Billing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := d.PushAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := d.Config
+	b := bot.New(bot.Config{
+		WelcomeCredits: c.FreeCredits, BaseRefineCredits: c.BaseRefineCredits, MaxRefineCredits: c.MaxRefineCredits,
+		RefineRateLimit: c.RefineRateLimit, RefineRateWindow: c.RefineRateWindow, MaxFileBytes: c.MaxFileBytes,
+		EditBackend: c.EditBackend,
+	}, bot.Deps{
+		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Keys: keys, Billing: botBilling{svc},
+		ValidatePath: storage.ValidatePath, IsDirect: editblock.IsDirect, Logger: d.Logger,
+	})
+	return &events.Consumer{Name: bot.Consumer, Handle: b.Handle, MaxAttempts: c.MaxDeliveryAttempts,
+		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}, nil
 }

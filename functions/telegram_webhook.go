@@ -3,11 +3,16 @@ package functions
 import (
 	"context"
 	"net/http"
+
+	"github.com/devbot-hq/devbot/internal/bot"
 )
 
-// buildTelegramWebhook is replaced when the issue that builds TelegramWebhook lands; until then the
-// function answers 501 so no event is acknowledged by mistake (a push
-// subscription redelivers it).
+// buildTelegramWebhook: verify Telegram's secret token, publish the raw
+// update to telegram-updates, answer 200 once the publish is confirmed.
 func buildTelegramWebhook(ctx context.Context, d *Deps) (http.Handler, error) {
-	return notImplemented("TelegramWebhook"), nil
+	pub, err := d.Publisher(ctx, d.Config.TopicTelegramUpdates)
+	if err != nil {
+		return nil, err
+	}
+	return &bot.Webhook{Secret: d.Config.TelegramWebhookSecret, Publisher: pub, Logger: d.Logger}, nil
 }

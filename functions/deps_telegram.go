@@ -1,0 +1,62 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/devbot-hq/devbot/internal/billing"
+	"github.com/devbot-hq/devbot/internal/bot"
+	"github.com/devbot-hq/devbot/internal/reply"
+	"github.com/devbot-hq/devbot/internal/secretbox"
+	"github.com/devbot-hq/devbot/internal/telegram"
+)
+
+// Telegram returns a Bot API client (TELEGRAM_API_URL, TELEGRAM_BOT_TOKEN).
+// It holds no state beyond http.DefaultTransport's pool: cheap to build.
+func (d *Deps) Telegram() *telegram.Client {
+	return telegram.New(d.Config.TelegramAPIURL, d.Config.TelegramBotToken, nil)
+}
+
+// Keys seals and opens users' own LLM keys (API_KEY_ENCRYPTION_KEY).
+func (d *Deps) Keys() (*secretbox.Box, error) {
+	b, err := secretbox.New(d.Config.APIKeyEncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("functions: Keys: %w", err)
+	}
+	return b, nil
+}
+
+// botBilling adapts billing.Service to the bot's Billing interface.
+type botBilling struct{ s *billing.Service }
+
+var _ bot.Billing = botBilling{}
+
+func (b botBilling) BalanceText(ctx context.Context, userID int64) (string, error) {
+	return b.s.BalanceText(ctx, userID)
+}
+
+func (b botBilling) Offer() (string, [][]reply.Button) {
+	text, buttons := b.s.PacksText()
+	return text, replyButtons(buttons)
+}
+
+func (b botBilling) Buy(ctx context.Context, userID, chatID, updateID int64, pack int) (reply.Reply, error) {
+	res, err := b.s.Buy(ctx, billing.BuyRequest{UserID: userID, ChatID: chatID, UpdateID: updateID, Pack: pack})
+	if err != nil {
+		return reply.Reply{}, err
+	}
+	text, buttons := billing.BuyReply(res)
+	return reply.Reply{HTML: text, Buttons: replyButtons(buttons)}, nil
+}
+
+func replyButtons(in [][]billing.Button) [][]reply.Button {
+	out := make([][]reply.Button, 0, len(in))
+	for _, row := range in {
+		var r []reply.Button
+		for _, b := range row {
+			r = append(r, reply.Button{Text: b.Text, Data: b.CallbackData, URL: b.URL})
+		}
+		out = append(out, r)
+	}
+	return out
+}
