@@ -14,6 +14,9 @@ resource "google_project_iam_member" "deployer" {
   for_each = toset([
     "roles/logging.logWriter",
     "roles/run.developer",
+    # Reads the source that `gcloud builds submit` uploads to
+    # gs://PROJECT_cloudbuild (manual builds; triggers fetch from GitHub).
+    "roles/storage.objectViewer",
   ])
   project = var.project_id
   role    = each.value
