@@ -100,7 +100,7 @@ func kindOfMessage(m string) error {
 	case has("already exists", "not empty"):
 		return fault.ErrConflict
 	case has("claim timestamp check failed", "signature verification failed", "invalid compact jws",
-		"jwt", "jws", "invalid api key", "no api key", "unauthorized", "access denied", "row-level security"):
+		"jwt", "jws", "token", "api key", "unauthorized", "access denied", "permission denied", "row-level security"):
 		return fault.ErrUnauthorized
 	case has("maximum allowed size", "too large"):
 		return fault.ErrTooLarge

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -320,5 +321,50 @@ func TestSupabaseServerLimit(t *testing.T) {
 	err := b.sb.Put(context.Background(), "small", "k.txt", make([]byte, 11), storage.PutOptions{})
 	if !errors.Is(err, fault.ErrTooLarge) {
 		t.Fatalf("Put over the bucket's limit: %v, want too large", err)
+	}
+}
+
+// A listing longer than one page is read whole.
+func TestSupabaseListPages(t *testing.T) {
+	t.Parallel()
+	b := setupSupabase(t)
+	const n = 2345
+	for i := range n {
+		b.srv.PutObject("big", fmt.Sprintf("dir/f%04d.txt", i), []byte("x"), "text/plain")
+	}
+	got, err := b.sb.List(context.Background(), "big", "dir")
+	if err != nil || len(got) != n || got[0].Name != "dir/f0000.txt" || got[n-1].Name != fmt.Sprintf("dir/f%04d.txt", n-1) {
+		t.Fatalf("List = %d entries, %v", len(got), err)
+	}
+	lists := 0
+	for _, r := range b.srv.Requests() {
+		if strings.HasPrefix(r.Path, "/storage/v1/object/list/") {
+			lists++
+		}
+	}
+	if lists != 3 {
+		t.Errorf("%d list requests for %d entries, want 3 pages", lists, n)
+	}
+}
+
+// A server that cannot be reached is retryable; a server echoing the key
+// does not get it into the error.
+func TestSupabaseNetworkAndRedaction(t *testing.T) {
+	t.Parallel()
+	gone := storagetest.NewServer(t)
+	gone.Close()
+	sb, err := storage.NewSupabase(gone.BaseURL, storagetest.Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sb.Get(context.Background(), "b", "k.txt")
+	if !errors.Is(err, fault.ErrUnavailable) || !fault.IsRetryable(err) || fault.IsPermanent(err) {
+		t.Fatalf("unreachable server: %v, want retryable unavailable", err)
+	}
+	b := setupSupabase(t)
+	b.srv.FailNext(storagetest.ErrorReply("403", "Unauthorized", "AccessDenied", "bad token "+storagetest.Key))
+	_, err = b.sb.Get(context.Background(), "b", "k.txt")
+	if !errors.Is(err, fault.ErrUnauthorized) || strings.Contains(err.Error(), storagetest.Key) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Fatalf("echoed key: %v", err)
 	}
 }

@@ -162,6 +162,19 @@ func (s *Server) CreateBucket(id string, maxBytes int64, mimes ...string) {
 	s.buckets[id] = &bucket{maxBytes: maxBytes, mimes: mimes, objects: map[string]*Stored{}}
 }
 
+// PutObject stores an object directly (seeding a test), creating the
+// bucket if needed.
+func (s *Server) PutObject(bucketID, key string, data []byte, contentType string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.buckets[bucketID]
+	if !ok {
+		b = &bucket{objects: map[string]*Stored{}}
+		s.buckets[bucketID] = b
+	}
+	b.objects[key] = &Stored{Data: bytes.Clone(data), ContentType: contentType, Updated: time.Now().UTC()}
+}
+
 // Object returns a stored object.
 func (s *Server) Object(bucketID, key string) (Stored, bool) {
 	s.mu.Lock()
