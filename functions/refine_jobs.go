@@ -2,12 +2,65 @@ package functions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+
+	"github.com/devbot-hq/devbot/internal/editor"
+	"github.com/devbot-hq/devbot/internal/events"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/llm"
+	"github.com/devbot-hq/devbot/internal/refine"
 )
 
-// buildRefineJobs is replaced when the issue that builds RefineJobs lands; until then the
-// function answers 501 so no event is acknowledged by mistake (a push
-// subscription redelivers it).
+// buildRefineJobs: run refinement jobs, as a Pub/Sub push consumer.
 func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
-	return notImplemented("RefineJobs"), nil
+	pool, err := d.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := d.Storage()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := d.Keys()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := d.PushAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := d.Config
+	ed := editor.New(editor.Config{
+		Backend: c.EditBackend,
+		Model: llm.New(llm.Config{BaseURL: c.LLMBaseURL, APIKey: c.LLMAPIKey, Model: c.LLMModel,
+			Timeout: c.LLMTimeout, Prices: c.LLMPrices}),
+		MaxReflections: c.MaxReflection,
+		Aider: editor.AiderConfig{Path: c.AiderPath, Timeout: c.AiderTimeout, BaseURL: c.LLMBaseURL,
+			APIKey: c.LLMAPIKey, Model: c.LLMModel},
+		Logger: d.Logger,
+	})
+	r := &refine.Runner{
+		Config: refine.Config{BaseRefineCredits: c.BaseRefineCredits, CreditsPerUSD: c.CreditsPerUSD, MaxFileBytes: c.MaxFileBytes},
+		DB:     pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
+	}
+	return &events.Consumer{Name: "RefineJobs", Handle: r.Handle, GiveUp: r.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
+		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}, nil
+}
+
+// EditorAdapter adapts editor.Editor to the runner's Editor.
+type EditorAdapter struct{ E *editor.Editor }
+
+// Edit runs the editor and flattens its outcome; editor.ErrNoValidEdit
+// becomes refine.ErrNoValidEdit.
+func (a EditorAdapter) Edit(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+	out, err := a.E.Edit(ctx, editor.Request{Path: r.Path, Content: r.Content, Instruction: r.Instruction, APIKey: r.APIKey})
+	o := refine.EditOutcome{Content: out.Result.Content, Diff: out.Result.Diff, Edits: len(out.Result.Blocks),
+		Model: out.Model, PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens,
+		CostUSD: out.CostUSD, Attempts: out.Attempts}
+	if errors.Is(err, editor.ErrNoValidEdit) {
+		err = fault.AsPermanent(fmt.Errorf("%w: %w", refine.ErrNoValidEdit, err))
+	}
+	return o, err
 }

@@ -210,6 +210,8 @@ func explain(j db.Job, err error) (state, kind, msg string) {
 		report = report[:800] + "…"
 	}
 	switch {
+	case j.Mode == db.ModeDirect && (errors.Is(err, ErrNoValidEdit) || errors.Is(err, fault.ErrInvalid)):
+		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s. Nothing was charged.\n\n%s", j.Path, report)
 	case errors.Is(err, ErrNoValidEdit):
 		return db.JobFailed, "model", fmt.Sprintf("The model could not produce a valid edit of %s. Nothing was charged. "+
 			"Try a sharper instruction: name the function or the lines to change.\n\n%s", j.Path, report)
