@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/devbot-hq/devbot/functions"
+	"github.com/devbot-hq/devbot/internal/config"
+	"github.com/devbot-hq/devbot/internal/editblock"
+	"github.com/devbot-hq/devbot/internal/editor"
+	"github.com/devbot-hq/devbot/internal/logging"
+)
+
+func init() {
+	register("edit", command{
+		summary: "apply a model's SEARCH/REPLACE reply (or ask the model) to a file",
+		usage: `devbot edit --file PATH --response FILE [--diff] [--name NAME]
+devbot edit --file PATH --instruction "..." [--diff] [--name NAME]
+
+--response FILE applies a reply in Aider's SEARCH/REPLACE format (or a unified
+diff); FILE "-" is standard input. It needs no configuration.
+--instruction asks the configured model (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL),
+unless the instruction itself carries SEARCH/REPLACE blocks or a unified diff.
+The new content goes to standard output (--diff: the unified diff instead); the
+file itself is not written. A refused edit prints its report on standard error
+and exits with status 1. --name is the path the file is known by in the reply
+(default: PATH as given). A PATH that does not exist is an empty file.`,
+		run: edit,
+	})
+}
+
+func edit(ctx context.Context, e env, args []string) error {
+	fset := flag.NewFlagSet("edit", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	file := fset.String("file", "", "the file to edit")
+	response := fset.String("response", "", "a file holding the model's reply (- for standard input)")
+	instruction := fset.String("instruction", "", "what to change (asks the model)")
+	name := fset.String("name", "", "the path the file is known by (default: --file)")
+	diff := fset.Bool("diff", false, "print the unified diff instead of the new content")
+	if err := fset.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	switch {
+	case *file == "":
+		return usageError("--file is required")
+	case (*response == "") == (*instruction == ""):
+		return usageError("give exactly one of --response and --instruction")
+	case fset.NArg() > 0:
+		return usageError("unexpected arguments: " + strings.Join(fset.Args(), " "))
+	}
+	if *name == "" {
+		*name = *file
+	}
+	content, err := os.ReadFile(*file)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+
+	var res editblock.Result
+	if *response != "" {
+		reply, err := readResponse(e, *response)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(reply, " SEARCH") && editblock.IsDirect(reply) {
+			res, err = editblock.ApplyDirect(*name, content, reply)
+		} else {
+			res, err = editblock.Apply(*name, content, reply)
+		}
+		if err != nil {
+			return refused(e, err)
+		}
+	} else {
+		cfg, err := config.Load(e.lookup, config.LLM)
+		if err != nil {
+			return err
+		}
+		logger := logging.New(e.stderr, cfg.LogFormat, "warn")
+		out, err := functions.NewEditor(cfg, logger).Edit(ctx, editor.Request{Path: *name, Content: content, Instruction: *instruction})
+		if out.Attempts > 0 {
+			fmt.Fprintf(e.stderr, "devbot edit: %s, %d call(s), %d prompt + %d completion tokens, $%.6f\n",
+				out.Model, out.Attempts, out.PromptTokens, out.CompletionTokens, out.CostUSD)
+		}
+		if err != nil {
+			return refused(e, err)
+		}
+		res = out.Result
+	}
+	if *diff {
+		_, err = io.WriteString(e.stdout, res.Diff)
+	} else {
+		_, err = e.stdout.Write(res.Content)
+	}
+	return err
+}
+
+func readResponse(e env, path string) (string, error) {
+	if path == "-" {
+		b, err := io.ReadAll(e.stdin)
+		return string(b), err
+	}
+	b, err := os.ReadFile(path)
+	return string(b), err
+}
+
+// refused prints an edit's refusal report as is, for a person or a model
+// to read, and returns a short error (exit status 1).
+func refused(e env, err error) error {
+	if be := editblock.AsError(err); be != nil {
+		if !errors.Is(err, editor.ErrNoValidEdit) {
+			fmt.Fprintln(e.stderr, be.Error())
+			return errors.New("the edit was refused; nothing was changed")
+		}
+	}
+	return err
+}
