@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/devbot-hq/devbot/internal/demo"
+	"github.com/devbot-hq/devbot/internal/devstack"
+	"github.com/devbot-hq/devbot/internal/logging"
+)
+
+func init() {
+	register("demo", command{
+		summary: "play a scripted conversation through the whole pipeline and check each step",
+		usage: `devbot demo [--data .devbot] [--fresh]
+
+Uses the devbot dev running from --data if there is one; otherwise starts the
+stack itself (throwaway PostgreSQL unless DATABASE_URL is set, embedded
+Pub/Sub, local storage, the fake Telegram Bot API) and stops it at the end.
+Plays /start, /new, an upload, /refine with a SEARCH/REPLACE edit, /diff,
+/undo, /history, /buy (mock payments) and /balance through the real webhook,
+printing the bot's replies and the recorded outcomes. Exits non-zero naming
+the step that failed.`,
+		run: runDemo,
+	})
+}
+
+func runDemo(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", ".devbot", "the data directory of a running devbot dev")
+	fresh := fs.Bool("fresh", false, "always start a stack of its own, even if devbot dev is running")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	var client *devstack.Client
+	if st, err := devstack.ReadState(*data); err == nil && !*fresh {
+		c := devstack.NewClient(st.URL, st.WebhookSecret)
+		if c.Ping(ctx) == nil {
+			fmt.Fprintf(e.stdout, "demo: using the devbot dev running at %s\n", st.URL)
+			client = c
+		}
+	}
+	if client == nil {
+		dir, err := os.MkdirTemp("", "devbot-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		level, _ := e.lookup("LOG_LEVEL")
+		if level == "" {
+			level = "error"
+		}
+		fmt.Fprintln(e.stdout, "demo: starting a stack of its own")
+		// Only the operator's database and storage settings are taken from
+		// the environment: the demo must not send real Telegram messages or
+		// payments.
+		lookup := func(k string) (string, bool) {
+			switch k {
+			case "DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "POSTGRES_SSLMODE":
+				return e.lookup(k)
+			}
+			return "", false
+		}
+		stack, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: dir, Lookup: lookup,
+			Console: e.stdout, Logger: logging.New(e.stderr, "text", level)})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := stack.Close(); err != nil {
+				fmt.Fprintf(e.stderr, "demo: stopping the stack: %v\n", err)
+			}
+		}()
+		client = devstack.NewClient(stack.URL, stack.WebhookSecret)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	// A user id of its own per run, so a long-lived dev stack sees a new user.
+	user := devstack.User{ID: 500000000 + time.Now().Unix()%100000000, FirstName: "Ann", Username: "ann"}
+	return demo.Run(ctx, client, user, e.stdout)
+}

@@ -1,0 +1,149 @@
+package devstack
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/devbot-hq/devbot/internal/db"
+)
+
+// Sent is one message or document the bot sent, as /_dev/sent reports it.
+type Sent struct {
+	Seq          int    `json:"seq"`
+	Method       string `json:"method"`
+	ChatID       int64  `json:"chat_id"`
+	Text         string `json:"text"`
+	ReplyMarkup  string `json:"reply_markup,omitempty"`
+	DocumentName string `json:"document_name,omitempty"`
+	Document     []byte `json:"document,omitempty"`
+}
+
+// devRoutes serves what `devbot say` and `devbot demo` need from a running
+// stack. They exist only in devbot dev, never in serve.
+func (s *Stack) devRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /_dev/ping", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})
+	// The replies sent so far, from seq "after" on.
+	mux.HandleFunc("GET /_dev/sent", func(w http.ResponseWriter, r *http.Request) {
+		if s.BotAPI == nil {
+			http.Error(w, "replies go to the real Telegram (TELEGRAM_BOT_TOKEN is set)", http.StatusNotFound)
+			return
+		}
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		writeJSON(w, s.sent(after))
+	})
+	// Stores a file in the fake Bot API, as if a user had sent it; answers its file_id.
+	mux.HandleFunc("POST /_dev/file", func(w http.ResponseWriter, r *http.Request) {
+		if s.BotAPI == nil {
+			http.Error(w, "uploads need the fake Bot API (unset TELEGRAM_BOT_TOKEN)", http.StatusNotFound)
+			return
+		}
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 20<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		writeJSON(w, map[string]any{"file_id": s.BotAPI.AddFile(data), "file_size": len(data)})
+	})
+	// What the database recorded for a Telegram user: balance, ledger, jobs.
+	mux.HandleFunc("GET /_dev/state", func(w http.ResponseWriter, r *http.Request) {
+		tgID, _ := strconv.ParseInt(r.URL.Query().Get("telegram_id"), 10, 64)
+		st, err := s.userState(r, tgID)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		writeJSON(w, st)
+	})
+}
+
+func (s *Stack) sent(after int) []Sent {
+	var out []Sent
+	for i, c := range s.BotAPI.Calls("sendMessage", "sendDocument") {
+		if i+1 <= after {
+			continue
+		}
+		out = append(out, Sent{Seq: i + 1, Method: c.Method, ChatID: c.ChatID(), Text: c.Text(),
+			ReplyMarkup: c.Params["reply_markup"], DocumentName: c.DocumentName, Document: c.Document})
+	}
+	return out
+}
+
+// UserState is what /_dev/state reports.
+type UserState struct {
+	Balance int64       `json:"balance"`
+	Held    int64       `json:"held"`
+	Ledger  []LedgerRow `json:"ledger"`
+	Jobs    []JobRow    `json:"jobs"`
+}
+
+// LedgerRow is one ledger entry.
+type LedgerRow struct {
+	Amount      int64  `json:"amount"`
+	Kind        string `json:"kind"`
+	Description string `json:"description"`
+	Mock        bool   `json:"mock"`
+}
+
+// JobRow is one refinement's recorded outcome.
+type JobRow struct {
+	ID             int64   `json:"id"`
+	Path           string  `json:"path"`
+	Mode           string  `json:"mode"`
+	State          string  `json:"state"`
+	BaseVersion    *int    `json:"base_version"`
+	ResultVersion  *int    `json:"result_version"`
+	AfterSHA256    *string `json:"after_sha256"`
+	ChargedCredits int64   `json:"charged_credits"`
+	DurationMS     *int64  `json:"duration_ms"`
+	Error          *string `json:"error"`
+	Replied        bool    `json:"replied"`
+}
+
+func (s *Stack) userState(r *http.Request, telegramID int64) (UserState, error) {
+	ctx := r.Context()
+	u, err := db.UserByTelegramID(ctx, s.DB.Pool, telegramID)
+	if err != nil {
+		return UserState{}, err
+	}
+	st := UserState{Balance: u.Balance, Held: u.Held}
+	entries, err := db.RecentLedger(ctx, s.DB.Pool, u.ID, 10)
+	if err != nil {
+		return UserState{}, err
+	}
+	for _, e := range entries {
+		st.Ledger = append(st.Ledger, LedgerRow{Amount: e.Amount, Kind: e.Kind, Description: e.Description, Mock: e.Mock})
+	}
+	rows, err := s.DB.Pool.Query(ctx, `SELECT id FROM refine_jobs WHERE user_id = $1 ORDER BY id DESC LIMIT 10`, u.ID)
+	if err != nil {
+		return UserState{}, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return UserState{}, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		j, err := db.GetJob(ctx, s.DB.Pool, id)
+		if err != nil {
+			return UserState{}, err
+		}
+		st.Jobs = append(st.Jobs, JobRow{ID: j.ID, Path: j.Path, Mode: j.Mode, State: j.State, BaseVersion: j.BaseVersion,
+			ResultVersion: j.ResultVersion, AfterSHA256: j.AfterSHA256, ChargedCredits: j.ChargedCredits,
+			DurationMS: j.DurationMS, Error: j.Error, Replied: j.ReplySentAt != nil})
+	}
+	return st, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,52 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/devbot-hq/devbot/functions"
+	"github.com/devbot-hq/devbot/internal/events/embedded"
+)
+
+// subscription is one push subscription of the pipeline, as infra/ declares
+// it in production.
+type subscription struct {
+	topic, name, consumer string
+	ordering              bool
+}
+
+func (s *Stack) subscriptions() []subscription {
+	c := s.Config
+	return []subscription{
+		{c.TopicTelegramUpdates, c.TopicTelegramUpdates + "-push", functions.TelegramUpdatesName, true},
+		{c.TopicRefineJobs, c.TopicRefineJobs + "-push", functions.RefineJobsName, true},
+		{c.TopicStripeEvents, c.TopicStripeEvents + "-push", functions.StripeEventsName, false},
+	}
+}
+
+func deadLetterTopic(topic string) string { return topic + "-dead-letter" }
+
+func (s *Stack) startPubSub(ctx context.Context, opts Options, deps *functions.Deps) error {
+	if opts.PubSub == "emulator" {
+		return s.startEmulatorSubscriptions(ctx, deps)
+	}
+	var specs []embedded.TopicSpec
+	for _, sub := range s.subscriptions() {
+		specs = append(specs, embedded.TopicSpec{
+			Topic: sub.topic, Subscription: sub.name, PushEndpoint: s.URL + "/" + sub.consumer,
+			DeadLetterTopic: deadLetterTopic(sub.topic), MaxAttempts: s.Config.MaxDeliveryAttempts,
+			MinBackoff: 250 * time.Millisecond, MaxBackoff: 10 * time.Second,
+			AckDeadline: s.Config.HandlerTimeout + 10*time.Second, Ordering: sub.ordering,
+		})
+	}
+	srv, err := embedded.Start(ctx, embedded.Config{Project: s.Config.GoogleCloudProject, Topics: specs, Logger: opts.Logger})
+	if err != nil {
+		return fmt.Errorf("embedded Pub/Sub: %w", err)
+	}
+	s.closers = append(s.closers, srv.Close)
+	deps.SetPubSubClient(srv.Client)
+	s.say("pubsub: embedded (pstest) with push loops to /%s, /%s, /%s; dead letters after %d attempts",
+		functions.TelegramUpdatesName, functions.RefineJobsName, functions.StripeEventsName, s.Config.MaxDeliveryAttempts)
+	return nil
+}
