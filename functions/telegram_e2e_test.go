@@ -53,7 +53,7 @@ func TestTelegramEndToEnd(t *testing.T) {
 		"GOOGLE_CLOUD_PROJECT": ps.Project, "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
 		"TELEGRAM_WEBHOOK_SECRET": "hook-secret", "MOCK_STRIPE_PAYMENTS": "true",
 		"API_KEY_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
-		"LLM_BASE_URL": model.URL, "LLM_API_KEY": "operator-key", "LLM_MODEL": "test-model",
+		"LLM_BASE_URL":           model.URL, "LLM_API_KEY": "operator-key", "LLM_MODEL": "test-model",
 		// 1000 prompt + 200 completion tokens at $1 per million each: $0.0012,
 		// 0.12 credits at 100 per dollar, rounded up to 1, plus the base 2.
 		"LLM_PRICES": "test-model=1:1", "BASE_REFINE_CREDITS": "2", "CREDITS_PER_USD": "100",
