@@ -25,7 +25,8 @@ type pushSub struct {
 	name string // full subscription name
 	hc   *http.Client
 	log  *slog.Logger
-	sem  chan struct{}
+	// workers is MaxOutstanding: the concurrent deliveries.
+	workers int
 
 	// attempts counts failed deliveries per message when pstest does not
 	// (no dead-letter policy), for the backoff.
@@ -37,7 +38,7 @@ type pushSub struct {
 
 func newPushSub(s *Server, t TopicSpec, cfg Config) *pushSub {
 	return &pushSub{srv: s, spec: t, name: s.subName(t.Subscription), hc: cfg.HTTPClient,
-		log: cfg.Logger.With("subscription", t.Subscription), sem: make(chan struct{}, cfg.MaxOutstanding),
+		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding,
 		attempts: map[string]int{}}
 }
 
@@ -54,36 +55,41 @@ const (
 	maxPoll = 20 * time.Millisecond
 )
 
+// run pulls in batches into a local queue that MaxOutstanding workers
+// drain. Batches matter: each pstest Pull scans every unacked message of the
+// subscription, so pulling one message per free worker is quadratic in the
+// backlog.
 func (p *pushSub) run(ctx context.Context) {
+	queue := make(chan *pb.ReceivedMessage, 4*p.workers)
 	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Go(func() {
+			for {
+				select {
+				case rm := <-queue:
+					p.deliver(ctx, rm)
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
 	defer wg.Wait()
 	poll := minPoll
 	for {
-		// One slot, blocking, then as many free ones as there are.
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	fill:
-		for n < cap(p.sem) {
+		// Pull when the queue is at most half full (or empty), so that a
+		// pull brings a batch, not a message.
+		free := cap(queue) - len(queue)
+		if free < cap(queue)/2 {
 			select {
-			case p.sem <- struct{}{}:
-				n++
-			default:
-				break fill
+			case <-time.After(minPoll):
+				continue
+			case <-ctx.Done():
+				return
 			}
 		}
 		resp, err := p.srv.Client.SubscriptionAdminClient.Pull(ctx, &pb.PullRequest{
-			Subscription: p.name, MaxMessages: int32(n), ReturnImmediately: true})
-		got := 0
-		if err == nil {
-			got = len(resp.ReceivedMessages)
-		}
-		for range n - got {
-			<-p.sem
-		}
+			Subscription: p.name, MaxMessages: int32(free), ReturnImmediately: true})
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -91,14 +97,9 @@ func (p *pushSub) run(ctx context.Context) {
 			p.log.Warn("pull failed", "error", err.Error())
 		}
 		for _, rm := range resp.GetReceivedMessages() {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-p.sem }()
-				p.deliver(ctx, rm)
-			}()
+			queue <- rm // never blocks: at most free messages
 		}
-		if got > 0 {
+		if len(resp.GetReceivedMessages()) > 0 {
 			poll = minPoll
 			continue
 		}
