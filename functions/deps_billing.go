@@ -25,7 +25,7 @@ func (d *Deps) Billing(ctx context.Context) (*billing.Service, error) {
 	}
 	var n *telegramNotifier
 	if d.Config.TelegramBotToken != "" {
-		n = &telegramNotifier{telegram.New(d.Config.TelegramAPIURL, d.Config.TelegramBotToken, nil)}
+		n = &telegramNotifier{d.Telegram()}
 	}
 	svc, err := billing.New(billing.ConfigFrom(d.Config, d.Logger), pool, d.stripeClient(), notifierOrNil(n))
 	if err != nil {

@@ -20,11 +20,9 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	var auth *events.PushAuth
-	if d.Config.PushAuthAudience != "" {
-		if auth, err = events.NewPushAuth(ctx, d.Config.PushAuthAudience, d.Config.PushAuthServiceAccount, nil); err != nil {
-			return nil, err
-		}
+	auth, err := d.PushAuth(ctx)
+	if err != nil {
+		return nil, err
 	}
 	logger := d.Logger
 	return &events.Consumer{

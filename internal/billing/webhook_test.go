@@ -212,8 +212,8 @@ func FuzzWebhook(f *testing.F) {
 		w := post(billing.WebhookHandler(webhookSecret, pub, nil), body, header)
 		switch w.Code {
 		case 200:
-			if !resign || len(pub.published()) != 1 {
-				t.Fatalf("200 for an unverified body (resign=%v, published %d)", resign, len(pub.published()))
+			if len(pub.published()) != 1 {
+				t.Fatalf("200 but published %d", len(pub.published()))
 			}
 			if err := webhook.ValidatePayload(body, header, webhookSecret); err != nil {
 				t.Fatalf("200 but the payload does not validate: %v", err)
