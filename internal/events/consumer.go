@@ -201,7 +201,13 @@ func (c *Consumer) handle(ctx context.Context, m Message) (Result, error) {
 	}
 }
 
+// GiveUpTimeout bounds GiveUp, which runs with a deadline of its own: the
+// handler may have failed by using up the invocation's.
+const GiveUpTimeout = 30 * time.Second
+
 func (c *Consumer) callGiveUp(ctx context.Context, m Message, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), GiveUpTimeout)
+	defer cancel()
 	err := c.call(ctx, m, func(ctx context.Context, m Message) error { return c.GiveUp(ctx, m, cause) })
 	if err == nil {
 		c.record(ctx, m, db.OutcomeGaveUp, cause)

@@ -90,6 +90,9 @@ func setup(t *testing.T, result any, giveUpErr error) *bundle {
 		},
 		GiveUp: func(ctx context.Context, m events.Message, cause error) error {
 			b.rec.giveUp(cause)
+			if err := ctx.Err(); err != nil {
+				return err // GiveUp must get a live context
+			}
 			return giveUpErr
 		},
 		MaxAttempts: 5,
@@ -149,6 +152,10 @@ func TestConsumerAckRetryRule(t *testing.T) {
 		{name: "last attempt gives up and acks", result: retryable, attempt: 5, wantCode: 200, wantGiveUp: 1, wantLog: `"result":"gave-up"`},
 		{name: "beyond the last attempt gives up", result: retryable, attempt: 7, wantCode: 200, wantGiveUp: 1},
 		{name: "panic on the last attempt gives up", result: "kaboom", attempt: 5, wantCode: 200, wantGiveUp: 1},
+		{name: "deadline on the last attempt gives up", result: func(ctx context.Context) error {
+			<-ctx.Done()
+			return fault.AsRetryable(ctx.Err())
+		}, attempt: 5, wantCode: 200, wantGiveUp: 1},
 		{name: "failed give-up nacks", result: retryable, attempt: 5, giveUpErr: errors.New("db down"), wantCode: 503, wantGiveUp: 1},
 		{name: "unknown attempt never gives up", result: retryable, attempt: 0, wantCode: 503},
 		{name: "permanent on the last attempt does not give up", result: fault.Permanentf("bad"), attempt: 5, wantCode: 200},
