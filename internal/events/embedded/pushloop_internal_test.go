@@ -20,7 +20,7 @@ func TestBackoff(t *testing.T) {
 		{5, 0, time.Second},
 		{50, 0, time.Second},
 		{1, 500 * time.Millisecond, 500 * time.Millisecond}, // Retry-After lengthens
-		{1, time.Hour, time.Second},                          // but never past MaxBackoff
+		{1, time.Hour, time.Second},                         // but never past MaxBackoff
 	}
 	for _, tt := range tests {
 		if got := p.backoff(tt.attempt, tt.retryAfter); got != tt.want {
