@@ -121,25 +121,7 @@ func (t *text) exactOrIndent(search, replace []string) (*found, *miss) {
 		return out
 	}
 	search, replace = cut(search), cut(replace)
-	trimmed := make([]int32, len(t.ids))
-	for i, id := range t.ids {
-		trimmed[i] = t.tab.trimmed(id)
-	}
-	pat := make([]int32, len(search))
-	for i, l := range search {
-		pat[i] = t.tab.trimmed(t.tab.id(l))
-	}
-	var hits []int
-	var add string
-	kmp(trimmed, pat, func(p int) bool {
-		if a, ok := t.offsetAt(p, search); ok {
-			if len(hits) == 0 {
-				add = a
-			}
-			hits = append(hits, p)
-		}
-		return len(hits) < 2
-	})
+	hits, add := t.indentHits(search)
 	switch len(hits) {
 	case 0:
 		return nil, nil
@@ -157,26 +139,64 @@ func (t *text) exactOrIndent(search, replace []string) (*found, *miss) {
 	return &found{pos: hits[0], n: len(search), repl: repl, strategy: StrategyIndent}, nil
 }
 
-// offsetAt checks that the file's lines at p are search's lines with one
-// extra leading white-space prefix, and returns it.
-func (t *text) offsetAt(p int, search []string) (string, bool) {
-	add, seen := "", false
+// indentHits finds up to two places where search occurs with one extra
+// leading-white-space prefix on every non-blank line (blank lines match
+// blank lines). Each prefix the file can offer is tried with a linear
+// search, so the cost is the number of distinct indentations times the
+// file, never the file times the block.
+func (t *text) indentHits(search []string) (hits []int, add string) {
+	k0 := -1
 	for k, l := range search {
-		if isBlank(l) {
-			continue
+		if !isBlank(l) {
+			k0 = k
+			break
 		}
-		w := t.line(p + k)
-		ww, wl := leadingSpace(w), leadingSpace(l)
-		if !strings.HasSuffix(ww, wl) {
-			return "", false
-		}
-		a := ww[:len(ww)-len(wl)]
-		if seen && a != add {
-			return "", false
-		}
-		add, seen = a, true
 	}
-	return add, seen
+	if k0 < 0 {
+		return nil, ""
+	}
+	empty := t.tab.id("")
+	first := t.tab.trimmed(t.tab.id(search[k0]))
+	ws0 := leadingSpace(search[k0])
+	var adds []string
+	seen := map[string]bool{}
+	mapped := make([]int32, len(t.ids))
+	for i, id := range t.ids {
+		tr := t.tab.trimmed(id)
+		mapped[i] = id
+		if tr == empty {
+			mapped[i] = -2 // any blank line
+		}
+		if tr == first {
+			if ws := leadingSpace(t.tab.strs[id]); strings.HasSuffix(ws, ws0) {
+				if a := ws[:len(ws)-len(ws0)]; !seen[a] {
+					seen[a] = true
+					adds = append(adds, a)
+				}
+			}
+		}
+	}
+	pat := make([]int32, len(search))
+	for _, a := range adds {
+		for k, l := range search {
+			if isBlank(l) {
+				pat[k] = -2
+			} else {
+				pat[k] = t.tab.id(a + l)
+			}
+		}
+		kmp(mapped, pat, func(p int) bool {
+			if len(hits) == 0 {
+				add = a
+			}
+			hits = append(hits, p)
+			return len(hits) < 2
+		})
+		if len(hits) >= 2 {
+			break
+		}
+	}
+	return hits, add
 }
 
 func isDots(l string) bool { return strings.TrimLeftFunc(l, unicode.IsSpace) == "..." }
