@@ -59,3 +59,18 @@ func MarkReplied(ctx context.Context, q Querier, consumer, key string) (bool, er
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// LockProcessed reads an inbox record and locks it until the transaction
+// ends, so that of several concurrent deliveries of one message only one
+// sends the reply (the others wait, then see it replied).
+func LockProcessed(ctx context.Context, q Querier, consumer, key string) (p Processed, found bool, err error) {
+	err = q.QueryRow(ctx, `SELECT outcome, detail, replied_at IS NOT NULL FROM processed_messages
+		WHERE consumer = $1 AND message_key = $2 FOR UPDATE`, consumer, key).Scan(&p.Outcome, &p.Detail, &p.Replied)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Processed{}, false, nil
+	}
+	if err != nil {
+		return Processed{}, false, fmt.Errorf("LockProcessed(%s, %s): %w", consumer, key, translate(err))
+	}
+	return p, true, nil
+}
