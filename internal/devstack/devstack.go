@@ -243,7 +243,7 @@ func (s *Stack) environment(ctx context.Context, opts Options) (func(string) (st
 		}
 		s.closers = append(s.closers, c.Stop)
 		dev["DATABASE_URL"] = c.URL
-		notes = append(notes, fmt.Sprintf("database: throwaway cluster on port %d (removed on exit)", c.Port))
+		notes = append(notes, fmt.Sprintf("database: throwaway cluster on port %d in %s (removed on exit)", c.Port, c.Dir))
 	}
 
 	lookup := func(k string) (string, bool) {
