@@ -59,14 +59,22 @@ func IsDirect(instruction string) bool {
 	return false
 }
 
+// HasBlocks reports whether text has a SEARCH marker line.
+func HasBlocks(text string) bool {
+	for _, l := range splitLines(text) {
+		if isHead(strings.TrimSpace(l)) {
+			return true
+		}
+	}
+	return false
+}
+
 // ApplyDirect applies an instruction that IsDirect: its SEARCH/REPLACE
 // blocks (a block without a file name edits this file) or else its
 // unified diff, whose hunks must match their context exactly.
 func ApplyDirect(path string, content []byte, instruction string) (Result, error) {
-	for _, l := range splitLines(instruction) {
-		if isHead(strings.TrimSpace(l)) {
-			return apply(path, content, newText(content, newTable(1024)), instruction, true)
-		}
+	if HasBlocks(instruction) {
+		return apply(path, content, newText(content, newTable(1024)), instruction, true)
 	}
 	return applyUnified(path, content, instruction)
 }

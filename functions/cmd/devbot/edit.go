@@ -68,7 +68,7 @@ func edit(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(reply, " SEARCH") && editblock.IsDirect(reply) {
+		if !editblock.HasBlocks(reply) && editblock.IsDirect(reply) {
 			res, err = editblock.ApplyDirect(*name, content, reply)
 		} else {
 			res, err = editblock.Apply(*name, content, reply)

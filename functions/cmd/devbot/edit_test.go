@@ -145,3 +145,14 @@ func TestEditInstructionAsksTheModel(t *testing.T) {
 		t.Fatalf("direct: exit %d stdout %q", code, stdout)
 	}
 }
+
+func TestEditResponseMayBeAUnifiedDiff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeTemp(t, dir, "app.py", "a = 1\nb = 2\n")
+	resp := writeTemp(t, dir, "r", "--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n a = 1\n-b = 2\n+b = 3\n")
+	code, stdout, stderr := runWith(t, nil, "edit", "--file", file, "--name", "app.py", "--response", resp)
+	if code != 0 || stdout != "a = 1\nb = 3\n" {
+		t.Fatalf("exit %d stdout %q stderr %s", code, stdout, stderr)
+	}
+}
