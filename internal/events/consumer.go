@@ -175,7 +175,7 @@ func (c *Consumer) serve(w http.ResponseWriter, r *http.Request, handle func(con
 		if d := fault.RetryAfterOf(err); d > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 		}
-		log.ErrorContext(ctx, "delivery failed; will be redelivered", attrs...)
+		log.WarnContext(ctx, "delivery failed; will be redelivered", attrs...)
 		http.Error(w, "retry", http.StatusServiceUnavailable)
 	}
 }
