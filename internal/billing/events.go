@@ -108,6 +108,12 @@ func (s *Service) HandleEvent(ctx context.Context, payload []byte) (err error) {
 		if err != nil {
 			return s.reject(ctx, ev.ID, err)
 		}
+		if cs.PaymentStatus == stripe.CheckoutSessionPaymentStatusNoPaymentRequired {
+			// A 100% discount or a zero amount: /buy offers neither, so
+			// crediting would hand out credits nobody paid for.
+			return s.reject(ctx, ev.ID, fault.Permanentf("%w: session %s required no payment; no credits for it",
+				fault.ErrInvalid, cs.ID))
+		}
 		return s.process(ctx, ev.ID, func(tx pgx.Tx) (record, error) {
 			switch {
 			case ev.Type == EventAsyncPaymentFailed:
@@ -186,24 +192,37 @@ func (s *Service) redelivered(ctx context.Context, eventID string, p db.Processe
 	return s.tell(ctx, eventID, rec)
 }
 
-// tell sends the notice rec asks for and records that it went out. A
-// retryable failure asks for a redelivery, which finds the event processed
-// and sends only the notice; a permanent one (the user blocked the bot) is
-// logged and acknowledged: the credits are there either way.
+// tell sends the notice rec asks for and records that it went out, holding
+// the inbox row's lock meanwhile so that a concurrent delivery of the same
+// event waits and then finds it sent. A retryable failure asks for a
+// redelivery, which finds the event processed and sends only the notice; a
+// permanent one (the user blocked the bot) is logged and acknowledged: the
+// credits are there either way.
 func (s *Service) tell(ctx context.Context, eventID string, rec record) error {
 	if !rec.Notify || rec.ChatID == 0 {
 		return nil
 	}
-	if err := s.notify.Notify(ctx, rec.ChatID, rec.notice()); err != nil {
-		if fault.IsPermanent(err) {
-			s.log.WarnContext(ctx, "notice not sent", "user_id", rec.UserID, "error", err.Error())
+	var sendErr error
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		p, found, err := db.LockProcessed(ctx, tx, Consumer, eventID)
+		if err != nil || !found || p.Replied {
+			return err
+		}
+		if sendErr = s.notify.Notify(ctx, rec.ChatID, rec.notice()); sendErr != nil {
 			return nil
 		}
-		return fmt.Errorf("telling user %d: %w", rec.UserID, err)
-	}
-	if _, err := db.MarkReplied(ctx, s.db.Pool, Consumer, eventID); err != nil {
-		// The notice went out; a redelivery would repeat it, which is the
-		// lesser evil than losing it, so ask for none.
+		_, err = db.MarkReplied(ctx, tx, Consumer, eventID)
+		return err
+	})
+	switch {
+	case sendErr != nil && fault.IsPermanent(sendErr):
+		s.log.WarnContext(ctx, "notice not sent", "user_id", rec.UserID, "error", sendErr.Error())
+		return nil
+	case sendErr != nil:
+		return fmt.Errorf("telling user %d: %w", rec.UserID, sendErr)
+	case err != nil:
+		// The notice went out but is not recorded: a redelivery would
+		// repeat it, the lesser evil than losing it, so ask for none.
 		s.log.WarnContext(ctx, "notice sent but not recorded", "error", err.Error())
 	}
 	return nil
