@@ -17,6 +17,7 @@ import (
 	"github.com/devbot-hq/devbot/internal/dbtest"
 	"github.com/devbot-hq/devbot/internal/events/embedded"
 	"github.com/devbot-hq/devbot/internal/llm/llmtest"
+	"github.com/devbot-hq/devbot/internal/storage/storagetest"
 	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
 
@@ -27,6 +28,15 @@ import (
 // base price plus the model's token cost.
 func TestTelegramEndToEnd(t *testing.T) {
 	t.Parallel()
+	for _, backend := range []string{"local", "supabase"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			telegramEndToEnd(t, backend)
+		})
+	}
+}
+
+func telegramEndToEnd(t *testing.T, backend string) {
 	ctx := context.Background()
 	tg := telegramtest.New(t)
 	model := llmtest.New(t, llmtest.Response{
@@ -49,7 +59,7 @@ func TestTelegramEndToEnd(t *testing.T) {
 	}
 	t.Cleanup(func() { ps.Close() })
 	env := map[string]string{
-		"DATABASE_URL": dbtest.URL(t), "STORAGE_BACKEND": "local", "STORAGE_DIR": t.TempDir(),
+		"DATABASE_URL": dbtest.URL(t), "STORAGE_BACKEND": backend, "STORAGE_DIR": t.TempDir(),
 		"GOOGLE_CLOUD_PROJECT": ps.Project, "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
 		"TELEGRAM_WEBHOOK_SECRET": "hook-secret", "MOCK_STRIPE_PAYMENTS": "true",
 		"API_KEY_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
@@ -57,6 +67,9 @@ func TestTelegramEndToEnd(t *testing.T) {
 		// 1000 prompt + 200 completion tokens at $1 per million each: $0.0012,
 		// 0.12 credits at 100 per dollar, rounded up to 1, plus the base 2.
 		"LLM_PRICES": "test-model=1:1", "BASE_REFINE_CREDITS": "2", "CREDITS_PER_USD": "100",
+	}
+	if backend == "supabase" {
+		env["SUPABASE_URL"], env["SUPABASE_KEY"] = storagetest.NewServer(t).BaseURL, storagetest.Key
 	}
 	var targets []Target
 	for _, n := range []string{TelegramWebhookName, TelegramUpdatesName, RefineJobsName} {
@@ -67,7 +80,7 @@ func TestTelegramEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDeps(cfg, slog.New(slog.DiscardHandler))
+	d := NewDeps(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	d.SetPubSubClient(ps.Client)
 	t.Cleanup(d.Close)
 	h, err := Handler(ctx, targets, d)
@@ -132,4 +145,12 @@ func TestTelegramEndToEnd(t *testing.T) {
 	if len(docs) != 1 || !strings.Contains(string(docs[0].Document), "return errors.New") {
 		t.Errorf("documents = %+v", docs)
 	}
+}
+
+// testWriter routes log lines to t.Log (shown when the test fails).
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

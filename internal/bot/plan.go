@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/refine"
@@ -68,7 +70,31 @@ func (p *Plan) say(format string, args ...any) {
 }
 
 // execute runs a committed plan, then records that the user was answered.
+// A retryable failure returns (the redelivery runs the stored plan again);
+// a permanent one is logged and the user told that it went wrong, instead
+// of the plan's own replies, which would claim a success.
 func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) error {
+	if err := b.effects(ctx, req, p); err != nil {
+		if fault.IsRetryable(err) {
+			return err
+		}
+		b.Logger.ErrorContext(ctx, "a committed command's effect failed", "error", err.Error())
+		p = Plan{Replies: []reply.Reply{reply.Text("Something went wrong on my side while doing that (%s). Please try again in a while.",
+			plainReason(err))}}
+	}
+	if err := b.sendAll(ctx, req.ChatID, p); err != nil {
+		if fault.IsRetryable(err) {
+			return err
+		}
+		// Blocked, or a reply Telegram refuses: nothing a retry changes.
+		b.Logger.WarnContext(ctx, "reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
+	}
+	_, err := db.MarkReplied(ctx, b.DB.Pool, Consumer, key)
+	return err
+}
+
+// effects runs the plan's steps other than the replies.
+func (b *Bot) effects(ctx context.Context, req Request, p Plan) error {
 	if p.Callback != "" {
 		if err := b.Telegram.AnswerCallbackQuery(ctx, p.Callback, p.CallbackText); err != nil && fault.IsRetryable(err) {
 			return err
@@ -93,7 +119,14 @@ func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) erro
 		}
 		if !j.Final() {
 			if _, err := b.Jobs.Publish(ctx, refine.Outgoing(j)); err != nil {
-				return fault.AsRetryable(err)
+				if fault.IsPermanent(err) { // never queued: release its credits
+					_ = b.DB.InTx(ctx, func(tx pgx.Tx) error {
+						_, ferr := db.FailJob(ctx, tx, j.ID, db.JobFailure{State: db.JobFailed, Kind: "publish",
+							Message: "the job could not be queued"})
+						return ferr
+					})
+				}
+				return err
 			}
 		}
 	}
@@ -105,15 +138,7 @@ func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) erro
 			b.Logger.WarnContext(ctx, "could not delete the message holding a key", "error", err.Error())
 		}
 	}
-	if err := b.sendAll(ctx, req.ChatID, p); err != nil {
-		if fault.IsRetryable(err) {
-			return err
-		}
-		// Blocked, or a reply Telegram refuses: nothing a retry changes.
-		b.Logger.WarnContext(ctx, "reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
-	}
-	_, err := db.MarkReplied(ctx, b.DB.Pool, Consumer, key)
-	return err
+	return nil
 }
 
 func (b *Bot) sendAll(ctx context.Context, chatID int64, p Plan) error {
