@@ -71,7 +71,11 @@ func parseUnified(path, diff string) ([]hunk, error) {
 				h.new = append(h.new, l[1:])
 			case l[0] == '\\':
 				// Applies to the line before it.
-				switch lines[i-1][0] {
+				prev := byte(' ')
+				if lines[i-1] != "" {
+					prev = lines[i-1][0]
+				}
+				switch prev {
 				case '-':
 					h.oldNoEOL = true
 				case '+':
