@@ -87,10 +87,13 @@ func newHarness(t *testing.T, b backend, handle handleFunc, configure func(*harn
 			return handle(ctx, h, m, n)
 		},
 		GiveUp: func(ctx context.Context, m events.Message, cause error) error {
-			h.mu.Lock()
+			if err := failJob(ctx, h.d, m, cause); err != nil {
+				return err
+			}
+			h.mu.Lock() // recorded once committed: tests read the job next
 			h.gaveUp = append(h.gaveUp, m)
 			h.mu.Unlock()
-			return failJob(ctx, h.d, m, cause)
+			return nil
 		},
 	}
 	mux := http.NewServeMux()
