@@ -201,7 +201,14 @@ const noLine = -1 << 31
 // line most like one of the longest SEARCH lines, by the Dice coefficient
 // of their character bigrams (linear in the file), as the window start.
 func (t *text) similarLine(search []string, want []int) int {
-	ks := append([]int(nil), want...)
+	var ks []int
+	distinct := map[string]bool{}
+	for _, k := range want {
+		if s := strings.TrimSpace(search[k]); !distinct[s] {
+			distinct[s] = true
+			ks = append(ks, k)
+		}
+	}
 	sort.Slice(ks, func(i, j int) bool {
 		return len(strings.TrimSpace(search[ks[i]])) > len(strings.TrimSpace(search[ks[j]]))
 	})
@@ -215,13 +222,14 @@ func (t *text) similarLine(search []string, want []int) int {
 			continue
 		}
 		grams := bigrams(s)
+		seen := map[string]int{}
 		for i, id := range t.ids {
 			l := strings.TrimSpace(t.tab.strs[id])
 			if len(l)*10 < len(s)*6 || len(s)*10 < len(l)*6 {
 				continue
 			}
 			common := 0
-			seen := map[string]int{}
+			clear(seen)
 			for j := 0; j+2 <= len(l); j++ {
 				g := l[j : j+2]
 				if seen[g] < grams[g] {
