@@ -257,3 +257,29 @@ func plainReason(err error) string {
 	}
 	return "an internal error"
 }
+
+// GiveUp answers an update that failed on every delivery attempt (the
+// database or storage stayed down): the user is told, once, instead of
+// waiting for an answer that never comes.
+func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
+	u, err := telegram.ParseUpdate(m.Data)
+	if err != nil {
+		return nil
+	}
+	req, ok := ParseRequest(u)
+	if !ok {
+		return nil
+	}
+	key := strconv.FormatInt(req.UpdateID, 10)
+	if rec, found, err := db.LookupProcessed(ctx, b.DB.Pool, Consumer, key); err == nil && found && rec.Replied {
+		return nil
+	}
+	b.Logger.ErrorContext(ctx, "giving up on an update", "update_id", req.UpdateID, "error", cause.Error())
+	r := reply.Text("Sorry, I could not handle that message: a service I depend on is unavailable. Please send it again in a few minutes.")
+	if err := reply.Send(ctx, b.Telegram, req.ChatID, r); err != nil && fault.IsRetryable(err) {
+		return err
+	}
+	_, _ = db.MarkProcessed(ctx, b.DB.Pool, Consumer, key, db.OutcomeGaveUp, cause.Error())
+	_, _ = db.MarkReplied(ctx, b.DB.Pool, Consumer, key)
+	return nil
+}

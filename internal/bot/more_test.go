@@ -4,9 +4,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"testing"
 
+	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
 )
 
@@ -92,4 +95,23 @@ func TestCallbackDiffAndUnknownButton(t *testing.T) {
 	if n := len(f.tg.Calls("answerCallbackQuery")); n != 2 {
 		t.Errorf("%d callback answers", n)
 	}
+}
+
+func TestGiveUpTellsTheUserOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 16
+	upd := f.message(u, "/new api")
+	data, _ := json.Marshal(upd)
+	m := events.Message{ID: "x", Data: data}
+	for range 2 {
+		if err := f.bot.GiveUp(context.Background(), m, errors.New("database down")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := f.tg.Sent(u)
+	if len(sent) != 1 {
+		t.Fatalf("%d replies", len(sent))
+	}
+	expect(t, []string{sent[0].Text()}, "could not handle that message")
 }

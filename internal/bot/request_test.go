@@ -56,3 +56,16 @@ func FuzzParseUpdate(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseRequest(b *testing.B) {
+	data := []byte(`{"update_id":700000001,"message":{"message_id":42,"from":{"id":111111111,"is_bot":false,"first_name":"Ann"},"chat":{"id":111111111,"type":"private"},"date":1764000000,"text":"/refine main.go add error handling"}}`)
+	for b.Loop() {
+		u, err := telegram.ParseUpdate(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := bot.ParseRequest(u); !ok {
+			b.Fatal("no request")
+		}
+	}
+}
