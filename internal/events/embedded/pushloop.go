@@ -27,6 +27,9 @@ type pushSub struct {
 	log  *slog.Logger
 	// workers is MaxOutstanding: the concurrent deliveries.
 	workers int
+	// kick wakes an idle puller after an ack or a nack: with ordering, the
+	// next message of the key has just become available.
+	kick chan struct{}
 
 	// attempts counts failed deliveries per message when pstest does not
 	// (no dead-letter policy), for the backoff.
@@ -38,7 +41,7 @@ type pushSub struct {
 
 func newPushSub(s *Server, t TopicSpec, cfg Config) *pushSub {
 	return &pushSub{srv: s, spec: t, name: s.subName(t.Subscription), hc: cfg.HTTPClient,
-		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding,
+		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding, kick: make(chan struct{}, 1),
 		attempts: map[string]int{}}
 }
 
@@ -105,10 +108,19 @@ func (p *pushSub) run(ctx context.Context) {
 		}
 		select {
 		case <-time.After(poll):
+			poll = min(poll*2, maxPoll)
+		case <-p.kick:
+			poll = minPoll
 		case <-ctx.Done():
 			return
 		}
-		poll = min(poll*2, maxPoll)
+	}
+}
+
+func (p *pushSub) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -295,6 +307,7 @@ func (p *pushSub) ack(ctx context.Context, ackID string) {
 		Subscription: p.name, AckIds: []string{ackID}}); err != nil && ctx.Err() == nil {
 		p.log.Warn("ack failed", "error", err.Error())
 	}
+	p.wake()
 }
 
 func (p *pushSub) modack(ctx context.Context, ackID string, d time.Duration) {
@@ -305,4 +318,7 @@ func (p *pushSub) modack(ctx context.Context, ackID string, d time.Duration) {
 	}
 }
 
-func (p *pushSub) nack(ctx context.Context, ackID string) { p.modack(ctx, ackID, 0) }
+func (p *pushSub) nack(ctx context.Context, ackID string) {
+	p.modack(ctx, ackID, 0)
+	p.wake()
+}
