@@ -232,6 +232,15 @@ func (s *Stack) environment(ctx context.Context, opts Options) (func(string) (st
 		notes = append(notes, "model: none configured (set LLM_API_KEY): only direct edits (SEARCH/REPLACE blocks or a diff) work")
 	}
 
+	if opts.PubSub == "emulator" {
+		fmt.Fprintln(s.console, "devbot dev: pubsub: starting the Pub/Sub emulator (a few seconds)")
+		host, err := s.startEmulator()
+		if err != nil {
+			return nil, nil, err
+		}
+		dev["PUBSUB_EMULATOR_HOST"] = host
+	}
+
 	if set("DATABASE_URL") || set("POSTGRES_HOST") {
 		notes = append(notes, "database: DATABASE_URL")
 	} else {
