@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/editor"
 	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
@@ -53,14 +55,39 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 type EditorAdapter struct{ E *editor.Editor }
 
 // Edit runs the editor and flattens its outcome; editor.ErrNoValidEdit
-// becomes refine.ErrNoValidEdit.
+// becomes a refine.NoValidEditError that says in plain words why the last
+// attempt did not apply.
 func (a EditorAdapter) Edit(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
 	out, err := a.E.Edit(ctx, editor.Request{Path: r.Path, Content: r.Content, Instruction: r.Instruction, APIKey: r.APIKey})
 	o := refine.EditOutcome{Content: out.Result.Content, Diff: out.Result.Diff, Edits: len(out.Result.Blocks),
 		Model: out.Model, PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens,
 		CostUSD: out.CostUSD, Attempts: out.Attempts}
 	if errors.Is(err, editor.ErrNoValidEdit) {
-		err = fault.AsPermanent(fmt.Errorf("%w: %w", refine.ErrNoValidEdit, err))
+		nv := &refine.NoValidEditError{Report: err.Error()}
+		if be := editblock.AsError(err); be != nil {
+			nv.Report, nv.Reasons = be.Error(), plainReasons(be)
+		}
+		err = fault.AsPermanent(fmt.Errorf("%w (%w)", nv, err))
 	}
 	return o, err
+}
+
+// plainReasons says why a reply's edits were refused, for the user (the
+// report itself is written for the model).
+func plainReasons(e *editblock.Error) []string {
+	switch {
+	case e.Malformed != "":
+		return []string{"its reply was not in the edit format"}
+	case e.NoBlocks:
+		return []string{"its reply held no edit"}
+	}
+	var out []string
+	for _, f := range e.Failures {
+		why := strings.NewReplacer("the SEARCH text", "the text to change", "SEARCH", "search").Replace(f.Reason)
+		if len(e.Failures) > 1 {
+			why = fmt.Sprintf("change %d: %s", f.Block, why)
+		}
+		out = append(out, why)
+	}
+	return out
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,17 +40,55 @@ func TestTelegramEndToEnd(t *testing.T) {
 }
 
 func telegramEndToEnd(t *testing.T, backend string) {
-	ctx := context.Background()
-	tg := telegramtest.New(t)
 	model := llmtest.New(t, llmtest.Response{
 		Text:         "cmd/main.go\n```go\n<<<<<<< SEARCH\n\tpanic(\"no config\")\n=======\n\treturn errors.New(\"no config\")\n>>>>>>> REPLACE\n```\n",
 		PromptTokens: 1000, CompletionTokens: 200,
 	})
+	w := newTGWorld(t, backend, model.URL, nil)
+	w.want(w.post(w.msg("/start"), 1), "Hi Ann", "You have 20")
+	w.want(w.post(w.msg("/new api"), 1), "Project api created and selected")
+	w.want(w.post(w.upload("cmd/main.go", mainGo), 1), "Added cmd/main.go")
+	w.want(w.post(w.msg("/open cmd/main.go"), 1), "cmd/main.go is open")
+	w.want(w.post(w.msg("return an error instead of panicking when the config file is missing"), 2),
+		"Working on cmd/main.go…", "✅ cmd/main.go → version 2 (1 edit, 3 credits", "return errors.New(&#34;no config&#34;)")
+	if reqs := model.Requests(); len(reqs) != 1 || reqs[0].Auth != "Bearer operator-key" || reqs[0].Model != "test-model" {
+		t.Errorf("model requests = %+v", reqs)
+	}
+	w.want(w.post(w.msg("/balance"), 1), "17 credits", "−3")
+	w.want(w.post(w.msg("/get cmd/main.go"), 1), "cmd/main.go, version 2")
+	docs := w.tg.Calls("sendDocument")
+	if len(docs) != 1 || !strings.Contains(string(docs[0].Document), "return errors.New") {
+		t.Errorf("documents = %+v", docs)
+	}
+}
+
+const mainGo = "package main\n\nfunc run() error {\n\tpanic(\"no config\")\n}\n"
+
+// tgWorld is TelegramWebhook, TelegramUpdates and RefineJobs built from the
+// configuration as production builds them, behind embedded Pub/Sub push
+// loops, with PostgreSQL, storage, the fake Bot API and (at modelURL) a
+// fake OpenAI-compatible model. One user, Ann, talks to it.
+type tgWorld struct {
+	t    *testing.T
+	tg   *telegramtest.Server
+	url  string
+	deps *Deps
+	next atomic.Int64
+}
+
+const ann = 4242
+
+func newTGWorld(t *testing.T, backend, modelURL string, extra map[string]string) *tgWorld {
+	t.Helper()
+	ctx := context.Background()
+	w := &tgWorld{t: t, tg: telegramtest.New(t)}
+	w.next.Store(900000000)
 	var handler atomic.Value
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.Load().(http.Handler).ServeHTTP(w, r)
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(rw, r)
 	}))
 	t.Cleanup(hs.Close)
+	w.url = hs.URL
 	spec := func(topic, fn string) embedded.TopicSpec {
 		return embedded.TopicSpec{Topic: topic, Subscription: topic + "-push", PushEndpoint: hs.URL + "/" + fn,
 			DeadLetterTopic: topic + "-dead", Ordering: true, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
@@ -57,19 +98,28 @@ func telegramEndToEnd(t *testing.T, backend string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ps.Close() })
+	var closePS sync.Once
+	stopPS := func() { closePS.Do(func() { ps.Close() }) }
+	t.Cleanup(stopPS)
 	env := map[string]string{
 		"DATABASE_URL": dbtest.URL(t), "STORAGE_BACKEND": backend, "STORAGE_DIR": t.TempDir(),
-		"GOOGLE_CLOUD_PROJECT": ps.Project, "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
+		"GOOGLE_CLOUD_PROJECT": ps.Project, "TELEGRAM_BOT_TOKEN": w.tg.Token, "TELEGRAM_API_URL": w.tg.URL,
 		"TELEGRAM_WEBHOOK_SECRET": "hook-secret", "MOCK_STRIPE_PAYMENTS": "true",
 		"API_KEY_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
-		"LLM_BASE_URL":           model.URL, "LLM_API_KEY": "operator-key", "LLM_MODEL": "test-model",
+		"LLM_BASE_URL":           modelURL, "LLM_API_KEY": "operator-key", "LLM_MODEL": "test-model",
 		// 1000 prompt + 200 completion tokens at $1 per million each: $0.0012,
 		// 0.12 credits at 100 per dollar, rounded up to 1, plus the base 2.
 		"LLM_PRICES": "test-model=1:1", "BASE_REFINE_CREDITS": "2", "CREDITS_PER_USD": "100",
 	}
 	if backend == "supabase" {
 		env["SUPABASE_URL"], env["SUPABASE_KEY"] = storagetest.NewServer(t).BaseURL, storagetest.Key
+	}
+	for k, v := range extra {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
 	}
 	var targets []Target
 	for _, n := range []string{TelegramWebhookName, TelegramUpdatesName, RefineJobsName} {
@@ -82,68 +132,90 @@ func telegramEndToEnd(t *testing.T, backend string) {
 	}
 	d := NewDeps(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	d.SetPubSubClient(ps.Client)
-	t.Cleanup(d.Close)
+	// Stop the push loops before closing the pool, so that no delivery
+	// runs against a closed pool at the end.
+	t.Cleanup(func() { stopPS(); d.Close() })
+	w.deps = d
 	h, err := Handler(ctx, targets, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler.Store(h)
+	return w
+}
 
-	const ann = 4242
-	next := int64(900000000)
-	post := func(update map[string]any, want int) []string {
-		t.Helper()
-		before := len(tg.Sent(ann))
-		body, _ := json.Marshal(update)
-		req, _ := http.NewRequest(http.MethodPost, hs.URL+"/"+TelegramWebhookName, bytes.NewReader(body))
-		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "hook-secret")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("webhook answered %d", resp.StatusCode)
-		}
-		var out []string
-		for _, c := range tg.WaitSent(t, ann, before+want, 20*time.Second)[before:] {
-			out = append(out, c.Text())
-		}
-		return out
+// send posts update to TelegramWebhook with Telegram's secret header.
+func (w *tgWorld) send(update map[string]any) error {
+	body, _ := json.Marshal(update)
+	req, _ := http.NewRequest(http.MethodPost, w.url+"/"+TelegramWebhookName, bytes.NewReader(body))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "hook-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
 	}
-	msg := func(text string) map[string]any {
-		next++
-		return map[string]any{"update_id": next, "message": map[string]any{"message_id": next % 1000, "date": 1764000000,
-			"text": text, "from": map[string]any{"id": ann, "first_name": "Ann"}, "chat": map[string]any{"id": ann, "type": "private"}}}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
 	}
-	want := func(got []string, subs ...string) {
-		t.Helper()
-		all := strings.Join(got, "\n")
-		for _, s := range subs {
-			if !strings.Contains(all, s) {
-				t.Errorf("replies %q lack %q", got, s)
-			}
-		}
+	return nil
+}
+
+// post sends update and waits for want more replies to Ann; it returns them.
+func (w *tgWorld) post(update map[string]any, want int) []string {
+	w.t.Helper()
+	before := len(w.tg.Sent(ann))
+	if err := w.send(update); err != nil {
+		w.t.Fatal(err)
 	}
-	want(post(msg("/start"), 1), "Hi Ann")
-	want(post(msg("/new api"), 1), "Project api created and selected")
-	up := msg("")
+	var out []string
+	for _, c := range w.tg.WaitSent(w.t, ann, before+want, 20*time.Second)[before:] {
+		out = append(out, c.Text())
+	}
+	return out
+}
+
+func (w *tgWorld) msg(text string) map[string]any {
+	id := w.next.Add(1)
+	return map[string]any{"update_id": id, "message": map[string]any{"message_id": id % 1000, "date": 1764000000,
+		"text": text, "from": map[string]any{"id": ann, "first_name": "Ann"}, "chat": map[string]any{"id": ann, "type": "private"}}}
+}
+
+// upload is Ann sending content as a document with path as its caption.
+func (w *tgWorld) upload(path, content string) map[string]any {
+	up := w.msg("")
 	m := up["message"].(map[string]any)
-	m["caption"] = "cmd/main.go"
-	m["document"] = map[string]any{"file_id": tg.AddFile([]byte("package main\n\nfunc run() error {\n\tpanic(\"no config\")\n}\n")),
-		"file_unique_id": "x", "file_name": "main.go"}
-	want(post(up, 1), "Added cmd/main.go")
-	want(post(msg("/open cmd/main.go"), 1), "cmd/main.go is open")
-	want(post(msg("return an error instead of panicking when the config file is missing"), 2),
-		"Working on cmd/main.go…", "✅ cmd/main.go → version 2 (1 edit, 3 credits", "return errors.New(&#34;no config&#34;)")
-	if reqs := model.Requests(); len(reqs) != 1 || reqs[0].Auth != "Bearer operator-key" || reqs[0].Model != "test-model" {
-		t.Errorf("model requests = %+v", reqs)
+	m["caption"] = path
+	m["document"] = map[string]any{"file_id": w.tg.AddFile([]byte(content)), "file_unique_id": "x", "file_name": "main.go"}
+	return up
+}
+
+// tap is Ann tapping an inline button carrying data.
+func (w *tgWorld) tap(data string) map[string]any {
+	id := w.next.Add(1)
+	return map[string]any{"update_id": id, "callback_query": map[string]any{"id": fmt.Sprintf("cb-%d", id),
+		"from": map[string]any{"id": ann, "first_name": "Ann"}, "data": data,
+		"message": map[string]any{"message_id": 9, "chat": map[string]any{"id": ann, "type": "private"}}}}
+}
+
+func (w *tgWorld) want(got []string, subs ...string) {
+	w.t.Helper()
+	all := strings.Join(got, "\n")
+	for _, s := range subs {
+		if !strings.Contains(all, s) && !strings.Contains(html.UnescapeString(all), s) {
+			w.t.Errorf("replies %q lack %q", got, s)
+		}
 	}
-	want(post(msg("/balance"), 1), "17 credits", "−3")
-	want(post(msg("/get cmd/main.go"), 1), "cmd/main.go, version 2")
-	docs := tg.Calls("sendDocument")
-	if len(docs) != 1 || !strings.Contains(string(docs[0].Document), "return errors.New") {
-		t.Errorf("documents = %+v", docs)
+}
+
+// scan reads the one row of q (no arguments) on the world's database.
+func (w *tgWorld) scan(q string, dest ...any) {
+	w.t.Helper()
+	pool, err := w.deps.DB(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := pool.Pool.QueryRow(context.Background(), q).Scan(dest...); err != nil {
+		w.t.Fatalf("%s: %v", q, err)
 	}
 }
 

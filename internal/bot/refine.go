@@ -26,7 +26,11 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if instr == "" {
 		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
 	}
-	return b.startJob(ctx, tx, u, req, p, instr)
+	proj, err := currentProject(ctx, tx, u)
+	if err != nil {
+		return Plan{}, err
+	}
+	return b.startJob(ctx, tx, u, req, proj, p, instr)
 }
 
 // plainText is an instruction for the open file, or a nudge to the help.
@@ -38,21 +42,21 @@ func (b *Bot) plainText(ctx context.Context, tx pgx.Tx, u db.User, req Request) 
 		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{reply.Text(
 			"No file is open. /open PATH, then tell me what to change; or /refine PATH INSTRUCTION. /help lists everything.")}}, nil
 	}
-	return b.startJob(ctx, tx, u, req, *u.OpenPath, req.Args)
+	p, err := currentProject(ctx, tx, u)
+	if err != nil {
+		return Plan{}, err
+	}
+	return b.startJob(ctx, tx, u, req, p, *u.OpenPath, req.Args)
 }
 
 // startJob validates a refinement, applies the rate limit, reserves the
 // credits of its worst case and queues the job; the plan publishes it.
-func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, path, instr string) (Plan, error) {
+func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p db.Project, path, instr string) (Plan, error) {
 	if err := b.ValidatePath(path); err != nil {
 		return Plan{}, refuse("%s is not a valid path: %s.", path, err.Error())
 	}
 	if len(instr) > MaxInstruction {
 		return Plan{}, refuse("That instruction is too long (%d characters; at most %d).", len(instr), MaxInstruction)
-	}
-	p, err := currentProject(ctx, tx, u)
-	if err != nil {
-		return Plan{}, err
 	}
 	f, err := fileOf(ctx, tx, p, path)
 	if err != nil {
@@ -149,17 +153,22 @@ func deref(p *int) int {
 	return *p
 }
 
-// callback handles an inline button: "undo:<job>", "diff:<job>", "buy:<pack>".
+// callback handles an inline button: "undo:<job>", "diff:<job>",
+// "retry:<job>", "buy:<pack>".
 func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
 	verb, arg, _ := strings.Cut(req.CallbackData, ":")
 	var pl Plan
 	switch verb {
-	case "undo", "diff":
+	case "undo", "diff", "retry":
 		id, err := strconv.ParseInt(arg, 10, 64)
 		if err != nil {
 			return Plan{}, refuse("That button is no longer valid.")
 		}
-		if verb == "diff" {
+		if verb == "retry" {
+			if pl, err = b.retryJob(ctx, tx, u, req, id); err != nil {
+				return Plan{}, err
+			}
+		} else if verb == "diff" {
 			r, err := b.jobDiff(ctx, tx, u, id)
 			if err != nil {
 				return Plan{}, err
@@ -206,4 +215,27 @@ func (b *Bot) undoJob(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan
 			f.Path, f.Version, f.Path, f.Path)
 	}
 	return b.restore(ctx, tx, p, f, *j.ResultVersion, *j.BaseVersion)
+}
+
+// retryJob queues a failed job's instruction again, on the file's current
+// version (the Retry button of a job whose file changed meanwhile).
+func (b *Bot) retryJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, id int64) (Plan, error) {
+	j, err := db.UserJob(ctx, tx, u.ID, id)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Plan{}, refuse("There is no job %d.", id)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	if j.State != db.JobFailed && j.State != db.JobRejected {
+		return Plan{}, refuse("Job %d did not fail, so there is nothing to retry. /history %s shows where the file is.", id, j.Path)
+	}
+	p, err := db.ProjectByID(ctx, tx, u.ID, j.ProjectID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Plan{}, refuse("The project of job %d no longer exists.", id)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	return b.startJob(ctx, tx, u, req, p, j.Path, j.Instruction)
 }

@@ -51,6 +51,22 @@ type Editor interface {
 // ErrNoValidEdit is wrapped by an editor that gave up on the model's answers.
 var ErrNoValidEdit = errors.New("the model could not produce a valid edit")
 
+// NoValidEditError is ErrNoValidEdit with what the user may be told: why the
+// last reply's edits did not apply, in short plain words, and the editor's
+// whole report (the one sent back to the model; a direct edit's author
+// sees it, since the blocks are theirs).
+type NoValidEditError struct {
+	Reasons []string
+	Report  string
+}
+
+func (e *NoValidEditError) Error() string {
+	return ErrNoValidEdit.Error() + ": " + e.Report
+}
+
+// Is makes it ErrNoValidEdit.
+func (e *NoValidEditError) Is(target error) bool { return target == ErrNoValidEdit }
+
 // Files is what the runner needs of storage.Files.
 type Files interface {
 	PutBlob(ctx context.Context, bucket string, data []byte, contentType string) (blobKey, sha256hex string, err error)
@@ -157,8 +173,13 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		if fault.IsRetryable(err) {
 			return err // handed back: the redelivery claims the job again
 		}
-		state, kind, msg := explain(j, err)
-		r.Logger.InfoContext(ctx, "refinement failed", "kind", kind, "error", err.Error())
+		state, kind, msg := explain(j, err, apiKey != "", out.Attempts)
+		if kind == "key" && apiKey == "" {
+			// The operator's key or model setting: only the operator can fix it.
+			r.Logger.ErrorContext(ctx, "the model endpoint refused the bot's own key or model", "error", err.Error())
+		} else {
+			r.Logger.InfoContext(ctx, "refinement failed", "kind", kind, "error", err.Error())
+		}
 		return r.fail(ctx, j.ID, state, kind, msg, out, time.Since(start))
 	}
 	if r.Config.MaxFileBytes > 0 && int64(len(out.Content)) > r.Config.MaxFileBytes {
@@ -192,9 +213,13 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 			CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD, EditAttempts: out.Attempts, Duration: time.Since(start)})
 	})
 	if conflict {
-		return r.fail(ctx, j.ID, db.JobFailed, "conflict", fmt.Sprintf(
-			"%s changed while I was working on it, so I did not save my edit. Nothing was charged. Send the instruction again to retry on the new version.",
-			j.Path), out, time.Since(start))
+		now := "a newer version"
+		if cur, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path); err == nil {
+			now = fmt.Sprintf("version %d", cur.Version)
+		}
+		return r.fail(ctx, j.ID, db.JobFailed, KindConflict, fmt.Sprintf(
+			"%s changed meanwhile (%s was saved while I worked on version %d), so I did not save my edit. Nothing was charged. "+
+				"Tap Retry to run the same instruction on the new version.", j.Path, now, f.Version), out, time.Since(start))
 	}
 	if errors.Is(err, db.ErrJobFinal) {
 		return nil // another delivery finished it meanwhile
@@ -202,27 +227,58 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	return err
 }
 
+// KindConflict is the error kind of a job whose file changed while it ran:
+// its reply offers a Retry button ("retry:<job>").
+const KindConflict = "conflict"
+
 // explain turns an editor's permanent error into the job's state and the
-// user's words.
-func explain(j db.Job, err error) (state, kind, msg string) {
+// user's words: what happened, that nothing was charged, what to do next.
+// ownKey tells whether the user's own /setkey key was used; attempts is the
+// number of model calls made.
+func explain(j db.Job, err error, ownKey bool, attempts int) (state, kind, msg string) {
+	var nv *NoValidEditError
+	hasDetail := errors.As(err, &nv)
 	report := err.Error()
+	if hasDetail {
+		report = nv.Report
+	}
 	if len(report) > 800 {
 		report = report[:800] + "…"
 	}
 	switch {
 	case j.Mode == db.ModeDirect && (errors.Is(err, ErrNoValidEdit) || errors.Is(err, fault.ErrInvalid)):
-		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s. Nothing was charged.\n\n%s", j.Path, report)
+		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s, so nothing was changed or charged. "+
+			"Fix the blocks and send them again.\n\n%s", j.Path, report)
 	case errors.Is(err, ErrNoValidEdit):
-		return db.JobFailed, "model", fmt.Sprintf("The model could not produce a valid edit of %s. Nothing was charged. "+
-			"Try a sharper instruction: name the function or the lines to change.\n\n%s", j.Path, report)
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "The model could not produce an edit that applies to %s", j.Path)
+		if attempts > 1 {
+			fmt.Fprintf(&sb, " (%d tries)", attempts)
+		}
+		sb.WriteString(", so nothing was changed or charged.")
+		if hasDetail && len(nv.Reasons) > 0 {
+			why := nv.Reasons
+			if len(why) > 3 {
+				why = append(why[:3:3], "…")
+			}
+			fmt.Fprintf(&sb, " Its last try: %s.", strings.Join(why, "; "))
+		}
+		sb.WriteString("\nTry a sharper instruction: name the function or the lines to change and say exactly what they should do, " +
+			"e.g. \"in run, return an error instead of calling panic\".")
+		return db.JobFailed, "model", sb.String()
+	case errors.Is(err, fault.ErrUnauthorized) && ownKey:
+		return db.JobFailed, "key", fmt.Sprintf("The model service rejected your API key (the one you set with /setkey), "+
+			"so %s was not changed. Nothing was charged. /setkey NEW_KEY sets another; /delkey goes back to the bot's model.", j.Path)
 	case errors.Is(err, fault.ErrUnauthorized):
-		return db.JobFailed, "key", "The model service rejected the API key. If you set your own with /setkey, check it (or /delkey to use the bot's). Nothing was charged."
+		return db.JobFailed, "key", fmt.Sprintf("The model service rejected the bot's API key, so %s was not changed. "+
+			"Nothing was charged. That is on my side and the operator is told; /setkey YOUR_KEY lets you use your own key meanwhile.", j.Path)
 	case errors.Is(err, fault.ErrInsufficient):
-		return db.JobFailed, "no_credits", "Not enough credits for this refinement. /buy for more. Nothing was charged."
+		return db.JobFailed, "no_credits", "Not enough credits for this refinement, so nothing was changed or charged. /buy for more."
 	case errors.Is(err, fault.ErrInvalid), errors.Is(err, fault.ErrConflict):
-		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s. Nothing was charged.\n\n%s", j.Path, report)
+		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s, so nothing was changed or charged.\n\n%s", j.Path, report)
 	}
-	return db.JobFailed, "error", fmt.Sprintf("The refinement of %s failed. Nothing was charged.\n\n%s", j.Path, report)
+	return db.JobFailed, "error", fmt.Sprintf("The refinement of %s failed, so nothing was changed or charged. "+
+		"Send the instruction again to retry.\n\n%s", j.Path, report)
 }
 
 func (r *Runner) fail(ctx context.Context, id int64, state, kind, msg string, out EditOutcome, d time.Duration) error {
@@ -250,6 +306,9 @@ func (r *Runner) Reply(ctx context.Context, id int64) error {
 		rep.Buttons = [][]reply.Button{{{Text: "Undo", Data: fmt.Sprintf("undo:%d", j.ID)}, {Text: "Show full diff", Data: fmt.Sprintf("diff:%d", j.ID)}}}
 	} else {
 		rep = reply.Reply{HTML: "❌ " + telegram.Escape(deref(j.Error))}
+		if j.ErrorKind != nil && *j.ErrorKind == KindConflict {
+			rep.Buttons = [][]reply.Button{{{Text: "Retry", Data: fmt.Sprintf("retry:%d", j.ID)}}}
+		}
 	}
 	if err := reply.Send(ctx, r.Telegram, j.ChatID, rep); err != nil {
 		if fault.IsRetryable(err) {

@@ -153,9 +153,11 @@ func TestFailuresReleaseCreditsAndSayWhy(t *testing.T) {
 		say   string
 	}{
 		{"model", db.ModeLLM, fault.AsPermanent(fmt.Errorf("%w: block 1 matches nothing", refine.ErrNoValidEdit)), db.JobFailed,
-			"The model could not produce a valid edit of a.go. Nothing was charged. Try a sharper instruction"},
+			"The model could not produce an edit that applies to a.go, so nothing was changed or charged.\nTry a sharper instruction"},
+		{"model with reasons", db.ModeLLM, fault.AsPermanent(&refine.NoValidEditError{Reasons: []string{"the text to change is not in a.go"},
+			Report: "for the model"}), db.JobFailed, "applies to a.go, so nothing was changed or charged. Its last try: the text to change is not in a.go.\nTry a sharper"},
 		{"key", db.ModeLLM, fault.AsPermanent(fmt.Errorf("%w: 401 invalid key", fault.ErrUnauthorized)), db.JobFailed,
-			"rejected the API key"},
+			"The model service rejected the bot&#39;s API key, so a.go was not changed. Nothing was charged."},
 		{"direct", db.ModeDirect, fault.AsPermanent(fmt.Errorf("%w: SEARCH block matches nothing", refine.ErrNoValidEdit)), db.JobRejected,
 			"Your edit does not apply to a.go"},
 	}
@@ -200,7 +202,10 @@ func TestConflictIsNotALostUpdate(t *testing.T) {
 	if f.Version != 2 || f.LatestVersion != 2 {
 		t.Errorf("file = %+v: the stale edit was committed", f)
 	}
-	expectText(t, b.tg.Sent(chat), "a.go changed while I was working on it")
+	expectText(t, b.tg.Sent(chat), "a.go changed meanwhile (version 2 was saved while I worked on version 1), so I did not save my edit. Nothing was charged. Tap Retry")
+	if kb := b.tg.Sent(chat)[0].Params["reply_markup"]; !strings.Contains(kb, fmt.Sprintf(`"retry:%d"`, j.ID)) {
+		t.Errorf("conflict reply without a Retry button: %q", kb)
+	}
 }
 
 func TestRetryableThenGiveUp(t *testing.T) {
