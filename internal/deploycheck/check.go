@@ -359,3 +359,16 @@ func CheckCloudBuild(yaml string, inf *Infra) Problems {
 	}
 	return p
 }
+
+// Problems is a list of inconsistencies, one sentence each.
+type Problems []string
+
+func (p Problems) Error() string { return strings.Join(p, "\n") }
+
+// Err returns p as an error, or nil when it is empty.
+func (p Problems) Err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}

@@ -376,6 +376,11 @@ func TestEvaluateRejects(t *testing.T) {
 			}
 		})
 	}
+	cycle := setup(t)
+	mutate(t, cycle, replace{file: "locals.tf", old: "common_env = merge({", new: "common_env = merge(local.function_env, {"})
+	if _, err := evaluate(t, cycle, testVars("push")); err == nil || !strings.Contains(err.Error(), "cycle: ") {
+		t.Errorf("a cycle between locals: error %v", err)
+	}
 	if _, err := evaluate(t, setup(t), map[string]cty.Value{"no_such_variable": cty.True}); err == nil {
 		t.Error("an unknown variable was accepted")
 	}
