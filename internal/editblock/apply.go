@@ -309,6 +309,7 @@ func (t *text) applyBlock(b *block, path string) (BlockReport, *Failure) {
 	rep := BlockReport{Block: b.n, ReplyLine: b.line, Path: path}
 	fail := &Failure{Block: b.n, ReplyLine: b.line}
 	if b.other {
+		fail.OtherFile = b.name
 		fail.Reason = fmt.Sprintf("this block edits %s, but the file being edited is %s: only %s can be changed here", b.name, path, path)
 		fail.search, fail.replace = b.split(0)
 		return rep, fail

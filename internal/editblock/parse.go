@@ -123,6 +123,16 @@ func parse(reply, target string, impliedName bool) ([]block, []string, *malforme
 		}
 		return strings.TrimSpace(lines[i])
 	}
+	// A loose name (the same base name in another directory, a close
+	// spelling) designates the target only when no block names it
+	// strictly: a reply that names app.py and also app2.py edits two files.
+	least := matchClose
+	for i := range lines {
+		if isHead(trimmed(i)) && pickName(nameCandidates(lines[max(0, i-3):i]), target, matchStrict) == target {
+			least = matchStrict
+			break
+		}
+	}
 	for i := 0; i < len(lines); i++ {
 		tr := trimmed(i)
 		if isShellFence(tr) && !isHead(trimmed(i+1)) && !isHead(trimmed(i+2)) {
@@ -138,7 +148,13 @@ func parse(reply, target string, impliedName bool) ([]block, []string, *malforme
 			continue
 		}
 		b := block{n: len(blocks) + 1, line: i + 1}
-		name, other := findName(lines[max(0, i-3):i], target)
+		floor := least
+		if isDivider(trimmed(i+1)) && floor < matchBase {
+			// An empty SEARCH creates a file: a close spelling is another
+			// file (file2.txt next to file1.txt), as Aider also decides.
+			floor = matchBase
+		}
+		name, other := findName(lines[max(0, i-3):i], target, floor)
 		switch {
 		case name != "":
 			b.name, b.other = name, other
@@ -198,12 +214,11 @@ func nearHint(lines []string, from, to int) string {
 	return " (" + strings.Join(hints, "; ") + ")"
 }
 
-// findName looks for a file name in the (up to 3) lines above a SEARCH
-// marker, nearest first, stepping over fence lines (indented or not). It
-// returns the target when a candidate names it, even inside a sentence
-// ("Here is the change to app.py:"); otherwise a bare name that looks like
-// a path, with other set; otherwise "".
-func findName(above []string, target string) (name string, other bool) {
+// nameCandidates returns the possible file names in the (up to 3) lines
+// above a SEARCH marker, nearest first, stepping over fence lines (indented
+// or not): the nearest other line, cleaned of its decorations, and what a
+// fence line's info string holds that looks like a path.
+func nameCandidates(above []string) []string {
 	var cands []string
 	for k := len(above) - 1; k >= 0; k-- {
 		tr := strings.TrimSpace(above[k])
@@ -228,24 +243,46 @@ func findName(above []string, target string) (name string, other bool) {
 		}
 		break
 	}
+	return cands
+}
+
+// pickName returns target when a candidate designates it at least as
+// closely as least, even inside a sentence ("Here is the change to
+// app.py:"); otherwise "".
+func pickName(cands []string, target string, least int) string {
 	for _, c := range cands {
-		if namesTarget(c, target) {
-			return target, false
+		if nameMatch(c, target) >= least {
+			return target
 		}
 	}
 	for _, c := range cands {
 		for _, tok := range strings.Fields(c) {
-			if namesTarget(cleanToken(tok), target) {
-				return target, false
+			if nameMatch(cleanToken(tok), target) >= least {
+				return target
 			}
 		}
 	}
+	return ""
+}
+
+// findName looks for a file name in the lines above a SEARCH marker. It
+// returns the target when a candidate names it (see pickName); otherwise a
+// bare name that looks like a path, with other set; otherwise "".
+func findName(above []string, target string, least int) (name string, other bool) {
+	cands := nameCandidates(above)
+	if pickName(cands, target, least) != "" {
+		return target, false
+	}
 	for _, c := range cands {
-		if !strings.ContainsAny(c, " \t") && strings.ContainsAny(c, "./") && c != "." && c != ".." {
+		if isPathLike(c) {
 			return c, true
 		}
 	}
 	return "", false
+}
+
+func isPathLike(c string) bool {
+	return c != "" && !strings.ContainsAny(c, " \t") && strings.ContainsAny(c, "./") && c != "." && c != ".."
 }
 
 // cleanName removes the decorations models put around a file name.
@@ -265,26 +302,35 @@ func cleanToken(s string) string {
 	return strings.TrimRight(s, ".")
 }
 
-// namesTarget reports whether name designates the file at target: the same
-// path, a path suffix either way, or a close spelling of the path or of its
-// base name.
-func namesTarget(name, target string) bool {
+// How closely a name designates a path, weakest first.
+const (
+	matchNone   = iota
+	matchClose  // a close spelling of the path or of its base name
+	matchBase   // the same base name in another directory
+	matchStrict // the same path, a path suffix either way, or the base name alone
+)
+
+// nameMatch says how closely name designates the file at target.
+func nameMatch(name, target string) int {
 	name = strings.TrimPrefix(strings.TrimSpace(name), "./")
 	t := strings.TrimPrefix(target, "./")
-	if name == "" || t == "" {
-		return false
+	if name == "" || t == "" || strings.ContainsAny(name, " \t") {
+		return matchNone
 	}
 	if name == t || strings.HasSuffix("/"+t, "/"+name) || strings.HasSuffix(name, "/"+t) {
-		return true
+		return matchStrict
 	}
-	if strings.ContainsAny(name, " \t") {
-		return false
+	if path.Base(name) == path.Base(t) {
+		return matchBase
 	}
-	if similarity(name, t) >= 0.8 {
-		return true
+	if similarity(name, t) >= 0.8 || (!strings.Contains(name, "/") && similarity(name, path.Base(t)) >= 0.8) {
+		return matchClose
 	}
-	return !strings.Contains(name, "/") && similarity(name, path.Base(t)) >= 0.8
+	return matchNone
 }
+
+// namesTarget reports whether name designates the file at target at all.
+func namesTarget(name, target string) bool { return nameMatch(name, target) > matchNone }
 
 // similarity is 2*LCS/(len(a)+len(b)), close to Python's difflib ratio.
 func similarity(a, b string) float64 {
@@ -310,4 +356,64 @@ func similarity(a, b string) float64 {
 		prev, cur = cur, prev
 	}
 	return 2 * float64(prev[len(b)]) / float64(len(a)+len(b))
+}
+
+// Named returns the distinct file names a reply's blocks give, in order of
+// first appearance, and whether a block has an empty SEARCH section
+// (creates a file or appends to one). A block without a name reuses the
+// previous one; a sentence above the fence counts for the file name it
+// quotes ("Here is the updated `app.py`:"). It returns no names when a
+// block names no file.
+func Named(response string) (names []string, creates bool) {
+	lines := splitLines(response)
+	seen := map[string]bool{}
+	current := ""
+	for i := range lines {
+		if !isHead(strings.TrimSpace(lines[i])) {
+			continue
+		}
+		name := ""
+		cands := nameCandidates(lines[max(0, i-3):i])
+		for _, c := range cands {
+			if isPathLike(c) {
+				name = c
+				break
+			}
+		}
+		for _, c := range cands {
+			for _, tok := range strings.Fields(c) {
+				if tok = cleanToken(tok); name == "" && isPathLike(tok) && hasSourceExt(tok) {
+					name = tok
+				}
+			}
+		}
+		if name == "" {
+			name = current
+		}
+		if name == "" {
+			return nil, false
+		}
+		current = name
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+		if i+1 < len(lines) && isDivider(strings.TrimSpace(lines[i+1])) {
+			creates = true
+		}
+	}
+	return names, creates
+}
+
+// hasSourceExt reports a name ending in a common file extension, so that a
+// sentence's `os.path.join` is not taken for a file.
+func hasSourceExt(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".py", ".go", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".md", ".markdown", ".rst", ".txt",
+		".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".conf", ".env", ".xml", ".html", ".htm", ".css",
+		".scss", ".sql", ".sh", ".bash", ".rs", ".java", ".kt", ".swift", ".c", ".h", ".cc", ".cpp", ".hpp",
+		".cs", ".rb", ".php", ".lua", ".vue", ".svelte", ".tf", ".hcl", ".proto", ".gradle", ".csv", ".dockerfile":
+		return true
+	}
+	return false
 }

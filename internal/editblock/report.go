@@ -13,6 +13,7 @@ type Failure struct {
 	Block     int    // 1-based position among the reply's blocks
 	ReplyLine int    // line of its SEARCH marker in the reply
 	Reason    string // why, in words meant for the model
+	OtherFile string // the file the block names, when it is not the file edited
 
 	search, replace []string
 	dividers        int

@@ -54,7 +54,8 @@ func edit(ctx context.Context, e env, args []string) error {
 	case fset.NArg() > 0:
 		return usageError("unexpected arguments: " + strings.Join(fset.Args(), " "))
 	}
-	if *name == "" {
+	named := *name != ""
+	if !named {
 		*name = *file
 	}
 	content, err := os.ReadFile(*file)
@@ -72,6 +73,10 @@ func edit(ctx context.Context, e env, args []string) error {
 			res, err = editblock.ApplyDirect(*name, content, reply)
 		} else {
 			res, err = editblock.Apply(*name, content, reply)
+			if alt := soleOtherName(err, named, content, reply); alt != "" {
+				fmt.Fprintf(e.stderr, "devbot edit: the reply names only %s; editing %s as %s (give --name to refuse other names)\n", alt, *file, alt)
+				res, err = editblock.Apply(alt, content, reply)
+			}
 		}
 		if err != nil {
 			return refused(e, err)
@@ -98,6 +103,33 @@ func edit(ctx context.Context, e env, args []string) error {
 		_, err = e.stdout.Write(res.Content)
 	}
 	return err
+}
+
+// soleOtherName returns the name to edit the file by when a reply was
+// refused because its blocks name another file, no --name was given, and
+// the reply names exactly one file in all: the original was written under
+// a name of its own (a temporary file), and the reply's name is the one the
+// model was told. Like Aider, which applies a block whose file does not
+// exist to the file in the chat, but only for one named file, and never
+// for a block that creates a file (empty SEARCH) when the file has content:
+// that is a new file, not this one.
+func soleOtherName(err error, named bool, content []byte, reply string) string {
+	be := editblock.AsError(err)
+	if named || be == nil {
+		return ""
+	}
+	other := false
+	for _, f := range be.Failures {
+		other = other || f.OtherFile != ""
+	}
+	if !other && !strings.Contains(be.Malformed, "no file name") {
+		return ""
+	}
+	names, creates := editblock.Named(reply)
+	if len(names) != 1 || (creates && len(content) > 0) {
+		return ""
+	}
+	return names[0]
 }
 
 func readResponse(e env, path string) (string, error) {
