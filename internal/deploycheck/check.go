@@ -241,6 +241,9 @@ func (c *checker) consumer(s *Service, target string) {
 			c.addf("subscription %s pushes topic %q to %s, which consumes %q", sub.Name, sub.Topic, s.Name, topic)
 			continue
 		}
+		if c.code.PushSubscription != nil && sub.Name != c.code.PushSubscription(topic) {
+			c.addf("subscription %s: devbot dev and the guide call %s's push subscription %s", sub.Name, topic, c.code.PushSubscription(topic))
+		}
 		if sub.Audience != s.URI {
 			c.addf("subscription %s: OIDC audience %q, want the service URL", sub.Name, sub.Audience)
 		}
@@ -275,6 +278,9 @@ func (c *checker) consumer(s *Service, target string) {
 		return
 	}
 	d, account := deliveries[0], accounts[0]
+	if c.code.DeadLetterTopic != nil && d.DeadLetterTopic != c.code.DeadLetterTopic(topic) {
+		c.addf("%s dead-letters to %q; devbot dev and the guide use %q", d.Name, d.DeadLetterTopic, c.code.DeadLetterTopic(topic))
+	}
 	if account == "" || !slices.Contains(invokers, "serviceAccount:"+account) {
 		c.addf("consumer %s: the push identity %q may not invoke it", s.Name, account)
 	}

@@ -22,6 +22,11 @@ type Code struct {
 	Publishes map[string][]string
 	// Ordered lists the topic variables whose publishers set ordering keys.
 	Ordered map[string]bool
+	// PushSubscription and DeadLetterTopic name a topic's push
+	// subscription and dead-letter topic as devbot dev (internal/devstack)
+	// and docs/deploy.md name them.
+	PushSubscription func(topic string) string
+	DeadLetterTopic  func(topic string) string
 	// MigrateNeeds are the groups `devbot migrate` needs.
 	MigrateNeeds []config.Group
 	// Load, when set, is the code's own configuration loader: each service's
@@ -58,13 +63,15 @@ var (
 // FromCode collects the code's facts from the functions and config packages.
 func FromCode() Code {
 	c := Code{
-		Vars:         slices.Clone(config.Vars),
-		Topics:       map[string]string{},
-		Consumes:     flowConsumes,
-		Publishes:    flowPublishes,
-		Ordered:      flowOrdered,
-		MigrateNeeds: []config.Group{config.Database},
-		Load:         config.Load,
+		Vars:             slices.Clone(config.Vars),
+		Topics:           map[string]string{},
+		Consumes:         flowConsumes,
+		Publishes:        flowPublishes,
+		Ordered:          flowOrdered,
+		MigrateNeeds:     []config.Group{config.Database},
+		PushSubscription: func(topic string) string { return topic + "-push" },
+		DeadLetterTopic:  func(topic string) string { return topic + "-dead-letter" },
+		Load:             config.Load,
 	}
 	for _, t := range functions.Targets() {
 		c.Targets = append(c.Targets, Target{Name: t.Name, Needs: slices.Clone(t.Needs)})
