@@ -5,6 +5,15 @@
 # subscription it did not create), so the machine running terraform apply
 # needs gcloud.
 
+# The trigger's identity receives the events (Eventarc's documented
+# baseline for every event source) and invokes the consumers (run.tf).
+resource "google_project_iam_member" "invoker_event_receiver" {
+  count   = var.delivery == "eventarc" ? 1 : 0
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = google_service_account.invoker.member
+}
+
 resource "google_eventarc_trigger" "consumer" {
   for_each        = { for name, f in local.consumers : name => f if var.delivery == "eventarc" }
   project         = var.project_id
@@ -34,6 +43,7 @@ resource "google_eventarc_trigger" "consumer" {
   depends_on = [
     google_cloud_run_v2_service_iam_member.invoker,
     google_service_account_iam_member.invoker_token_creator,
+    google_project_iam_member.invoker_event_receiver,
   ]
 }
 
