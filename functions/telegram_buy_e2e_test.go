@@ -29,7 +29,7 @@ func TestTelegramEndToEndBuy(t *testing.T) {
 				extra["STRIPE_API_URL"] = fake.URL
 			}
 			w := newTGWorld(t, "local", llmtest.New(t).URL, extra)
-			w.want(w.post(w.msg("/start"), 1), "You have 20")
+			w.want(w.post(w.msg("/start"), 1), "You have 20 free credits.")
 
 			w.want(w.post(w.msg("/buy"), 1), "Pick a credit pack.")
 			offer := w.tg.Sent(ann)[len(w.tg.Sent(ann))-1].Params["reply_markup"]

@@ -45,7 +45,7 @@ func telegramEndToEnd(t *testing.T, backend string) {
 		PromptTokens: 1000, CompletionTokens: 200,
 	})
 	w := newTGWorld(t, backend, model.URL, nil)
-	w.want(w.post(w.msg("/start"), 1), "Hi Ann", "You have 20")
+	w.want(w.post(w.msg("/start"), 1), "Hi Ann", "You have 20 free credits.")
 	w.want(w.post(w.msg("/new api"), 1), "Project api created and selected")
 	w.want(w.post(w.upload("cmd/main.go", mainGo), 1), "Added cmd/main.go")
 	w.want(w.post(w.msg("/open cmd/main.go"), 1), "cmd/main.go is open")

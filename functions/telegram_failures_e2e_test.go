@@ -72,7 +72,7 @@ func TestTelegramEndToEndRefineFailures(t *testing.T) {
 			}))
 			w := newTGWorld(t, "local", front+"/v1", map[string]string{"MAX_REFLECTIONS": "1", "MAX_REFINE_CREDITS": "10"})
 			world.Store(w)
-			w.want(w.post(w.msg("/start"), 1), "You have 20")
+			w.want(w.post(w.msg("/start"), 1), "You have 20 free credits.")
 			w.want(w.post(w.msg("/new api"), 1), "Project api created")
 			w.want(w.post(w.upload("cmd/main.go", mainGo), 1), "Added cmd/main.go")
 			if tt.ownKey {

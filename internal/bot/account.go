@@ -31,10 +31,11 @@ func (b *Bot) balance(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ 
 // /buy for more."
 func BalanceText(u db.User, recent []db.LedgerEntry) string {
 	var sb strings.Builder
-	sb.WriteString(plural(int(u.Available()), "credit") + ".")
+	sb.WriteString(plural(int(u.Available()), "credit"))
 	if u.Held > 0 {
-		sb.WriteString(fmt.Sprintf(" (%d held for running refinements.)", u.Held))
+		sb.WriteString(fmt.Sprintf(", plus %d held for a refinement in progress", u.Held))
 	}
+	sb.WriteString(".")
 	if len(recent) > 0 {
 		sb.WriteString(" Last: ")
 		for i, e := range recent {
@@ -75,7 +76,7 @@ func (b *Bot) setKey(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	}
 	key := req.Args
 	if len(key) < 8 || len(key) > 512 || strings.IndexFunc(key, unicode.IsSpace) >= 0 {
-		return Plan{}, refuse("That does not look like an API key (one word, 8 to 512 characters). I deleted your message anyway.")
+		return Plan{}, refuse("That does not look like an API key (one word, 8 to 512 characters). I deleted your message anyway; send /setkey YOUR_KEY again.")
 	}
 	sealed, err := b.Keys.Seal(u.ID, []byte(key))
 	if err != nil {

@@ -178,7 +178,7 @@ func TestConversation(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const ann = 111
-	expect(t, f.say(ann, "/start"), "Hi Ann", "You have 20 credits", "/new &lt;name&gt;")
+	expect(t, f.say(ann, "/start"), "Hi Ann", "You have 20 free credits.", "/new &lt;name&gt;")
 	expect(t, f.say(ann, "/new api"), "Project api created and selected")
 	expect(t, f.do(ann, f.document(ann, "main.go", "cmd/main.go", []byte("package main\n"))), "Added cmd/main.go (13 B, version 1)")
 	var p db.Project
@@ -200,7 +200,9 @@ func TestConversation(t *testing.T) {
 	if j.Mode != db.ModeLLM || j.HoldCredits != 10 || j.State != db.JobQueued || f.jobs.sent[0].OrderingKey != p.ID+"/cmd/main.go" {
 		t.Errorf("job = %+v, key %q", j, f.jobs.sent[0].OrderingKey)
 	}
-	expect(t, f.say(ann, "/balance"), "10 credits.", "(10 held for running refinements.)", "+20 welcome")
+	expect(t, f.say(ann, "/balance"), "10 credits, plus 10 held for a refinement in progress.", "+20 welcome")
+	// Not all free any more: credits are held.
+	expect(t, f.say(ann, "/start"), "You have 10 credits.")
 	expect(t, f.say(ann, "/refine cmd/nope.go add logging"), "There is no cmd/nope.go in api. Files: cmd/main.go.")
 	expect(t, f.say(ann, "/frobnicate"), "I don't know /frobnicate")
 	expect(t, f.say(ann, "/help"), "/refine PATH INSTRUCTION", "/undo PATH")

@@ -89,8 +89,17 @@ func (b *Bot) start(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pr
 	if name == "" {
 		name = "there"
 	}
+	// "20 free credits" while all the user has is the welcome gift.
+	es, err := db.RecentLedger(ctx, tx, u.ID, 2)
+	if err != nil {
+		return Plan{}, err
+	}
+	credits := plural(int(u.Available()), "credit")
+	if len(es) == 1 && es[0].Kind == db.KindWelcome && u.Held == 0 && u.Balance == es[0].Amount {
+		credits = plural(int(u.Available()), "free credit")
+	}
 	return done(reply.Text("Hi %s. I keep small code projects and change files when you ask in plain words.\n"+
-		"You have %d credits. Start with /new &lt;name&gt;, then send me a file.", name, u.Available())), nil
+		"You have %s. Start with /new &lt;name&gt;, then send me a file.", name, credits)), nil
 }
 
 func (b *Bot) help(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {

@@ -176,7 +176,11 @@ func (b *Bot) history(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ 
 		}
 		sb.WriteString(line + "\n")
 	}
-	sb.WriteString(reply.HTMLf("/undo %s restores the version before the current one.", f.Path))
+	if f.Version > 1 {
+		sb.WriteString(reply.HTMLf("/undo %s restores the version before the current one.", f.Path))
+	} else {
+		sb.WriteString(reply.HTMLf("Only one version so far: /open %s, then tell me what to change.", f.Path))
+	}
 	return done(reply.Reply{HTML: sb.String()}), nil
 }
 

@@ -19,7 +19,8 @@ func TestGoldenConversation(t *testing.T) {
 	const ann = 77
 	script := []string{"/start", "/help", "/new api", "DOC cmd/main.go", "/files", "/open cmd/main.go",
 		"return an error instead of panicking when the config file is missing", "/refine cmd/nope.go add logging",
-		"/history cmd/main.go", "/balance", "/projects", "/use nope", "/undo cmd/main.go", "hello", "/frobnicate", "/setkey x"}
+		"/history cmd/main.go", "/balance", "/projects", "/use nope", "/undo cmd/main.go", "hello", "/frobnicate", "/setkey x",
+		"/refine cmd/main.go", "/new api", "/diff 999", "/delkey", "/buy", "/close", "hello again"}
 	var sb strings.Builder
 	for _, line := range script {
 		var got []string

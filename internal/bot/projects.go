@@ -101,7 +101,7 @@ func (b *Bot) noSuchProject(ctx context.Context, tx pgx.Tx, u db.User, name stri
 	for _, p := range ps {
 		names = append(names, p.Name)
 	}
-	return refuse("There is no project %s. Your projects: %s.", name, strings.Join(names, ", "))
+	return refuse("There is no project %s. Your projects: %s. (/new %s creates it.)", name, strings.Join(names, ", "), name)
 }
 
 func (b *Bot) files(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
@@ -144,10 +144,13 @@ func (b *Bot) open(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pre
 }
 
 func (b *Bot) closeFile(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if u.OpenPath == nil {
+		return done(reply.Text("No file is open. /open PATH opens one.")), nil
+	}
 	if err := db.SetOpenPath(ctx, tx, u.ID, nil); err != nil {
 		return Plan{}, err
 	}
-	return done(reply.Text("No file is open. /open PATH opens one.")), nil
+	return done(reply.Text("%s is closed: plain messages no longer change it. /open PATH opens a file.", *u.OpenPath)), nil
 }
 
 func (b *Bot) export(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {

@@ -124,7 +124,7 @@ func (b *Bot) diff(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pre
 func (b *Bot) jobDiff(ctx context.Context, q db.Querier, u db.User, id int64) (reply.Reply, error) {
 	j, err := db.UserJob(ctx, q, u.ID, id)
 	if errors.Is(err, fault.ErrNotFound) {
-		return reply.Reply{}, refuse("There is no job %d.", id)
+		return reply.Reply{}, refuse("There is no job %d. /history PATH lists a file's jobs.", id)
 	}
 	if err != nil {
 		return reply.Reply{}, err
@@ -194,7 +194,7 @@ func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 func (b *Bot) undoJob(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan, error) {
 	j, err := db.UserJob(ctx, tx, u.ID, id)
 	if errors.Is(err, fault.ErrNotFound) {
-		return Plan{}, refuse("There is no job %d.", id)
+		return Plan{}, refuse("There is no job %d. /history PATH lists a file's jobs.", id)
 	}
 	if err != nil {
 		return Plan{}, err
@@ -222,7 +222,7 @@ func (b *Bot) undoJob(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan
 func (b *Bot) retryJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, id int64) (Plan, error) {
 	j, err := db.UserJob(ctx, tx, u.ID, id)
 	if errors.Is(err, fault.ErrNotFound) {
-		return Plan{}, refuse("There is no job %d.", id)
+		return Plan{}, refuse("There is no job %d. /history PATH lists a file's jobs.", id)
 	}
 	if err != nil {
 		return Plan{}, err
