@@ -312,8 +312,9 @@ const (
 
 // nameMatch says how closely name designates the file at target.
 func nameMatch(name, target string) int {
-	name = strings.TrimPrefix(strings.TrimSpace(name), "./")
-	t := strings.TrimPrefix(target, "./")
+	// Windows separators name the same path.
+	name = strings.TrimPrefix(strings.ReplaceAll(strings.TrimSpace(name), `\`, "/"), "./")
+	t := strings.TrimPrefix(strings.ReplaceAll(target, `\`, "/"), "./")
 	if name == "" || t == "" || strings.ContainsAny(name, " \t") {
 		return matchNone
 	}

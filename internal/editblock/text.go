@@ -51,12 +51,18 @@ type text struct {
 	crlf    []bool // the line ends with "\r\n" (for the last line: would)
 	dosEOL  bool   // new lines end with "\r\n"
 	finalNL bool   // the content ends with a line ending
+	bom     bool   // the content starts with a UTF-8 byte order mark, kept apart from the first line
 }
 
 // newText splits content. An empty content has no lines.
 func newText(content []byte, tab *table) *text {
 	s := string(content)
 	t := &text{tab: tab, finalNL: true}
+	if rest, ok := strings.CutPrefix(s, "\ufeff"); ok {
+		// Editors hide the mark and models never copy it: without it the
+		// first line matches, and it is written back.
+		s, t.bom = rest, true
+	}
 	if s == "" {
 		return t
 	}
@@ -123,7 +129,10 @@ func (t *text) bytes() []byte {
 		size += len(t.tab.strs[id]) + 2
 	}
 	var b strings.Builder
-	b.Grow(size)
+	b.Grow(size + 3)
+	if t.bom && len(t.ids) > 0 {
+		b.WriteString("\ufeff")
+	}
 	for i := range t.ids {
 		b.WriteString(t.rendered(i))
 	}

@@ -71,6 +71,10 @@ func edit(ctx context.Context, e env, args []string) error {
 		}
 		if !editblock.HasBlocks(reply) && editblock.IsDirect(reply) {
 			res, err = editblock.ApplyDirect(*name, content, reply)
+			if alt := soleDiffName(err, named, reply); alt != "" {
+				fmt.Fprintf(e.stderr, "devbot edit: the diff names only %s; editing %s as %s (give --name to refuse other names)\n", alt, *file, alt)
+				res, err = editblock.ApplyDirect(alt, content, reply)
+			}
 		} else {
 			res, err = editblock.Apply(*name, content, reply)
 			if alt := soleOtherName(err, named, content, reply); alt != "" {
@@ -130,6 +134,34 @@ func soleOtherName(err error, named bool, content []byte, reply string) string {
 		return ""
 	}
 	return names[0]
+}
+
+// soleDiffName is soleOtherName for a unified diff: the one file its
+// ---/+++ lines name, when that is not the file's own name.
+func soleDiffName(err error, named bool, diff string) string {
+	be := editblock.AsError(err)
+	if named || be == nil || !strings.Contains(be.Malformed, "this diff edits") {
+		return ""
+	}
+	names := map[string]bool{}
+	for _, l := range strings.Split(diff, "\n") {
+		if !strings.HasPrefix(l, "--- ") && !strings.HasPrefix(l, "+++ ") {
+			continue
+		}
+		if f := strings.Fields(l[4:]); len(f) > 0 && f[0] != "/dev/null" {
+			n := strings.TrimSuffix(f[0], "\r")
+			if strings.HasPrefix(n, "a/") || strings.HasPrefix(n, "b/") {
+				n = n[2:]
+			}
+			names[n] = true
+		}
+	}
+	for n := range names {
+		if len(names) == 1 {
+			return n
+		}
+	}
+	return ""
 }
 
 func readResponse(e env, path string) (string, error) {
