@@ -2,6 +2,7 @@ package editblock
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"unicode"
 )
@@ -327,8 +328,10 @@ func (t *text) applyBlock(b *block, path string) (BlockReport, *Failure) {
 			if len(t.ids) == 0 {
 				rep.Strategy = StrategyCreate
 			}
-			if k := len(replace); k >= 2 && isFence(strings.TrimSpace(replace[0])) && isFence(strings.TrimSpace(replace[k-1])) {
-				replace = replace[1 : k-1] // Aider unwraps a fenced REPLACE too
+			if k := len(replace); k >= 2 && !isDocument(path) && isFence(strings.TrimSpace(replace[0])) && isFence(strings.TrimSpace(replace[k-1])) {
+				// Aider unwraps a fenced REPLACE too. In a document a fenced
+				// code block is content: appending one must keep its fences.
+				replace = replace[1 : k-1]
 			}
 			rep.Line, rep.Lines = len(t.ids)+1, 0
 			t.replace(len(t.ids), 0, replace)
@@ -366,6 +369,15 @@ func (t *text) applyBlock(b *block, path string) (BlockReport, *Failure) {
 		fail.replacePresent = true
 	}
 	return rep, fail
+}
+
+// isDocument reports a file whose content can hold fenced code blocks.
+func isDocument(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".md", ".markdown", ".mdx", ".rst", ".txt", ".adoc", ".org", ".ipynb":
+		return true
+	}
+	return false
 }
 
 func allBlank(lines []string) bool {

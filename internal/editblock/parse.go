@@ -138,6 +138,12 @@ func parse(reply, target string, impliedName bool) ([]block, []string, *malforme
 		if isShellFence(tr) && !isHead(trimmed(i+1)) && !isHead(trimmed(i+2)) {
 			// A command suggestion: its content is not an edit.
 			for i++; i < len(lines) && !isFence(trimmed(i)); i++ {
+				if isHead(trimmed(i)) {
+					// An unclosed command block: the blocks after it are
+					// still edits (Aider swallows them).
+					i--
+					break
+				}
 			}
 			continue
 		}
