@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -72,8 +73,13 @@ func TestMigrateConcurrently(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	want, _ := db.SchemaVersion()
-	if total != int(want) {
+	// Each part numbers its migrations in its own range, so the versions
+	// have gaps: count the files, not the newest version.
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(files); total != want {
 		t.Errorf("the concurrent runs applied %d migrations in all, want each of the %d exactly once", total, want)
 	}
 }

@@ -56,6 +56,7 @@ type Job struct {
 	HoldCredits      int64
 	ChargedCredits   int64
 	EditAttempts     int
+	EditBlocks       *int // blocks the editor applied (NULL before migration 00021)
 	DurationMS       *int64
 	Error            *string
 	ErrorKind        *string
@@ -73,14 +74,15 @@ func (j Job) Final() bool {
 const jobColumns = `id, user_id, project_id::text, path, instruction, mode, state, attempts, chat_id, source_update_id,
 	base_version, result_version, before_sha256, after_sha256, diff, model, prompt_tokens, completion_tokens,
 	cost_usd::float8, hold_credits, charged_credits, edit_attempts, duration_ms, error, error_kind, reply_sent_at,
-	created_at, started_at, finished_at`
+	created_at, started_at, finished_at, edit_blocks`
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	err := row.Scan(&j.ID, &j.UserID, &j.ProjectID, &j.Path, &j.Instruction, &j.Mode, &j.State, &j.Attempts,
 		&j.ChatID, &j.SourceUpdateID, &j.BaseVersion, &j.ResultVersion, &j.BeforeSHA256, &j.AfterSHA256, &j.Diff,
 		&j.Model, &j.PromptTokens, &j.CompletionTokens, &j.CostUSD, &j.HoldCredits, &j.ChargedCredits,
-		&j.EditAttempts, &j.DurationMS, &j.Error, &j.ErrorKind, &j.ReplySentAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt)
+		&j.EditAttempts, &j.DurationMS, &j.Error, &j.ErrorKind, &j.ReplySentAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt,
+		&j.EditBlocks)
 	return j, translate(err)
 }
 
@@ -178,6 +180,7 @@ type JobSuccess struct {
 	CompletionTokens int
 	CostUSD          float64
 	EditAttempts     int
+	EditBlocks       int // blocks the editor applied (editor.Outcome.Result.Blocks)
 	Duration         time.Duration
 }
 
@@ -185,10 +188,10 @@ type JobSuccess struct {
 func SucceedJob(ctx context.Context, q Querier, id int64, s JobSuccess) error {
 	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET state = 'succeeded', base_version = $2, result_version = $3,
 		before_sha256 = $4, after_sha256 = $5, diff = $6, model = nullif($7, ''), prompt_tokens = $8,
-		completion_tokens = $9, cost_usd = $10, edit_attempts = $11, duration_ms = $12, finished_at = now()
-		WHERE id = $1 AND state = 'running'`,
+		completion_tokens = $9, cost_usd = $10, edit_attempts = $11, duration_ms = $12, edit_blocks = $13,
+		finished_at = now() WHERE id = $1 AND state = 'running'`,
 		id, s.BaseVersion, s.ResultVersion, s.BeforeSHA256, s.AfterSHA256, s.Diff, s.Model, s.PromptTokens,
-		s.CompletionTokens, s.CostUSD, s.EditAttempts, s.Duration.Milliseconds())
+		s.CompletionTokens, s.CostUSD, s.EditAttempts, s.Duration.Milliseconds(), s.EditBlocks)
 	if err != nil {
 		return fmt.Errorf("SucceedJob(%d): %w", id, translate(err))
 	}

@@ -40,11 +40,13 @@ func ParseMessage(data []byte) (int64, error) {
 }
 
 // Summary is the first line of a successful job's reply:
-// "✅ cmd/main.go → version 2 (1 edit, 3 credits, 4.2 s)".
-func Summary(j db.Job, edits int) string {
+// "✅ cmd/main.go → version 2 (1 edit, 3 credits, 4.2 s)"; the edits are the
+// blocks the editor applied, as recorded on the job (a job recorded before
+// they were leaves them out).
+func Summary(j db.Job) string {
 	parts := []string{}
-	if edits > 0 {
-		parts = append(parts, plural(edits, "edit"))
+	if j.EditBlocks != nil && *j.EditBlocks > 0 {
+		parts = append(parts, plural(*j.EditBlocks, "edit"))
 	}
 	parts = append(parts, plural(int(j.ChargedCredits), "credit"))
 	if j.DurationMS != nil {

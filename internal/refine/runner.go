@@ -210,7 +210,8 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		}
 		return db.SucceedJob(ctx, tx, j.ID, db.JobSuccess{BaseVersion: f.Version, ResultVersion: next,
 			BeforeSHA256: f.SHA256, AfterSHA256: sum, Diff: out.Diff, Model: out.Model, PromptTokens: out.PromptTokens,
-			CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD, EditAttempts: out.Attempts, Duration: time.Since(start)})
+			CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD, EditAttempts: out.Attempts, EditBlocks: out.Edits,
+			Duration: time.Since(start)})
 	})
 	if conflict {
 		now := "a newer version"
@@ -302,7 +303,7 @@ func (r *Runner) Reply(ctx context.Context, id int64) error {
 	var rep reply.Reply
 	if j.State == db.JobSucceeded {
 		r.publishCurrent(ctx, j)
-		rep = reply.WithDiff(telegram.Escape(Summary(j, countHunks(deref(j.Diff)))), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
+		rep = reply.WithDiff(telegram.Escape(Summary(j)), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
 		rep.Buttons = [][]reply.Button{{{Text: "Undo", Data: fmt.Sprintf("undo:%d", j.ID)}, {Text: "Show full diff", Data: fmt.Sprintf("diff:%d", j.ID)}}}
 	} else {
 		rep = reply.Reply{HTML: "❌ " + telegram.Escape(deref(j.Error))}
@@ -345,14 +346,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func countHunks(diff string) int {
-	n := 0
-	for _, line := range strings.Split(diff, "\n") {
-		if strings.HasPrefix(line, "@@") {
-			n++
-		}
-	}
-	return n
 }

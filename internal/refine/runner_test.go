@@ -112,8 +112,10 @@ func TestSuccessChargesOnceAndRepliesOnce(t *testing.T) {
 		if string(r.Content) != "package a\n" || r.APIKey != "" {
 			return refine.EditOutcome{}, fmt.Errorf("unexpected request %+v", r)
 		}
+		// Two blocks the editor applied, on one line of the diff: "2 edits"
+		// counts the blocks, not the hunks.
 		return refine.EditOutcome{Content: []byte("package b\n"), Diff: "--- a/a.go\n+++ b/a.go\n@@ -1 +1 @@\n-package a\n+package b\n",
-			Edits: 1, Model: "m", PromptTokens: 1000, CompletionTokens: 100, CostUSD: 0.0123, Attempts: 1}, nil
+			Edits: 2, Model: "m", PromptTokens: 1000, CompletionTokens: 100, CostUSD: 0.0123, Attempts: 1}, nil
 	})
 	j, m := b.job(t, db.ModeLLM, 10)
 	for range 2 { // a redelivery changes nothing
@@ -131,7 +133,10 @@ func TestSuccessChargesOnceAndRepliesOnce(t *testing.T) {
 		t.Errorf("balance %d held %d", u.Balance, u.Held)
 	}
 	sent := b.tg.Sent(chat)
-	if len(sent) != 1 || !strings.Contains(sent[0].Text(), "✅ a.go → version 2 (1 edit, 3 credits") ||
+	if got.EditBlocks == nil || *got.EditBlocks != 2 {
+		t.Errorf("edit_blocks = %v, want 2", got.EditBlocks)
+	}
+	if len(sent) != 1 || !strings.Contains(sent[0].Text(), "✅ a.go → version 2 (2 edits, 3 credits") ||
 		!strings.Contains(sent[0].Text(), "<pre>") || !strings.Contains(sent[0].Params["reply_markup"], fmt.Sprintf("undo:%d", j.ID)) {
 		t.Errorf("replies = %+v", sent)
 	}
@@ -272,4 +277,29 @@ func expectText(t *testing.T, sent []telegramtest.Call, want string) {
 		}
 	}
 	t.Errorf("no reply contains %q: %+v", want, sent)
+}
+
+func TestSummary(t *testing.T) {
+	t.Parallel()
+	ms, v, one, three := int64(4200), 2, 1, 3
+	tests := []struct {
+		name string
+		job  db.Job
+		want string
+	}{
+		{"one edit", db.Job{Path: "cmd/main.go", ResultVersion: &v, EditBlocks: &one, ChargedCredits: 3, DurationMS: &ms},
+			"✅ cmd/main.go → version 2 (1 edit, 3 credits, 4.2 s)"},
+		{"edits", db.Job{Path: "a.go", ResultVersion: &v, EditBlocks: &three, ChargedCredits: 1},
+			"✅ a.go → version 2 (3 edits, 1 credit)"},
+		{"recorded before edit_blocks", db.Job{Path: "a.go", ResultVersion: &v, ChargedCredits: 2, Diff: new(string)},
+			"✅ a.go → version 2 (2 credits)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := refine.Summary(tt.job); got != tt.want {
+				t.Errorf("Summary = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
