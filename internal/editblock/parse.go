@@ -231,13 +231,13 @@ func nameCandidates(above []string) []string {
 		if isFence(tr) {
 			rest := strings.TrimSpace(strings.TrimLeft(tr, "`"))
 			if strings.ContainsAny(rest, "./") {
-				cands = append(cands, rest)
 				if _, after, ok := strings.Cut(rest, ":"); ok { // ```python:app/x.py
 					cands = append(cands, after)
 				}
 				if f := strings.Fields(rest); len(f) > 1 { // ```python app/x.py
 					cands = append(cands, f[len(f)-1])
 				}
+				cands = append(cands, rest)
 			}
 			continue
 		}
@@ -288,7 +288,7 @@ func findName(above []string, target string, least int) (name string, other bool
 }
 
 func isPathLike(c string) bool {
-	return c != "" && !strings.ContainsAny(c, " \t") && strings.ContainsAny(c, "./") && c != "." && c != ".."
+	return c != "" && !strings.ContainsAny(c, " \t:") && strings.ContainsAny(c, "./") && c != "." && c != ".."
 }
 
 // cleanName removes the decorations models put around a file name.
