@@ -29,8 +29,12 @@ diff); FILE "-" is standard input. It needs no configuration.
 unless the instruction itself carries SEARCH/REPLACE blocks or a unified diff.
 The new content goes to standard output (--diff: the unified diff instead); the
 file itself is not written. A refused edit prints its report on standard error
-and exits with status 1. --name is the path the file is known by in the reply
-(default: PATH as given). A PATH that does not exist is an empty file.`,
+and exits with status 1. --name is the path the file is known by in the reply;
+a block naming another file is refused. Without --name the file is known by PATH
+as given, or, when the reply names exactly one file and that is not PATH (the
+original was saved under a temporary name), by the reply's name; a reply that
+creates that file (empty SEARCH) is still refused unless PATH is empty. A PATH
+that does not exist is an empty file.`,
 		run: edit,
 	})
 }
