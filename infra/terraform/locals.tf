@@ -4,7 +4,7 @@
 # and the code together (function names, variable names, topic names).
 locals {
   # Secret Manager secrets: secret id => what goes in it. The values are added
-  # with gcloud (docs/deploy.md), never through Terraform, so no secret ends
+  # with gcloud (the README's Deployment section), never through Terraform, so no secret ends
   # up in the state.
   secrets = {
     "devbot-database-url"            = "PostgreSQL URL of Supabase's transaction pooler (port 6543), for the services"

@@ -1,6 +1,6 @@
 # Secret Manager secrets, mounted into the services as environment
 # variables. Terraform makes the secrets; their values are added with
-# `gcloud secrets versions add` (docs/deploy.md), so they never reach the
+# `gcloud secrets versions add` (the README's Deployment section), so they never reach the
 # Terraform state.
 resource "google_secret_manager_secret" "secret" {
   for_each  = local.secrets

@@ -130,7 +130,7 @@ variable "deletion_protection" {
 }
 
 variable "github_owner" {
-  description = "GitHub owner of the repository the Cloud Build trigger builds; empty: no trigger is made (create it by hand, see docs/deploy.md)."
+  description = "GitHub owner of the repository the Cloud Build trigger builds; empty: no trigger is made (create it by hand, see the README's Deployment section)."
   type        = string
   default     = ""
 }

@@ -24,7 +24,7 @@ type Code struct {
 	Ordered map[string]bool
 	// PushSubscription and DeadLetterTopic name a topic's push
 	// subscription and dead-letter topic as devbot dev (internal/devstack)
-	// and docs/deploy.md name them.
+	// and the README's Deployment section name them.
 	PushSubscription func(topic string) string
 	DeadLetterTopic  func(topic string) string
 	// MigrateNeeds are the groups `devbot migrate` needs.
