@@ -24,6 +24,43 @@ type Target struct {
 	Needs []config.Group
 	// Build constructs the function's handler from the shared dependencies.
 	Build func(ctx context.Context, d *Deps) (http.Handler, error)
+	// Consumes is the TOPIC_* variable naming the topic a consumer receives
+	// from through its push subscription; empty for the webhooks.
+	Consumes string
+	// Publishes lists the TOPIC_* variables of the topics it publishes to.
+	Publishes []string
+}
+
+// The message flow of DESIGN.md, as devbot dev wires it locally and infra/
+// in production (internal/deploycheck holds Terraform to it).
+const (
+	TopicTelegramUpdatesVar = "TOPIC_TELEGRAM_UPDATES"
+	TopicStripeEventsVar    = "TOPIC_STRIPE_EVENTS"
+	TopicRefineJobsVar      = "TOPIC_REFINE_JOBS"
+)
+
+// OrderedTopics are the topic variables whose publishers set ordering keys
+// (the chat id for updates, project/path for jobs): their subscriptions must
+// enable message ordering.
+var OrderedTopics = map[string]bool{TopicTelegramUpdatesVar: true, TopicRefineJobsVar: true}
+
+// PushSubscription names a topic's push subscription.
+func PushSubscription(topic string) string { return topic + "-push" }
+
+// DeadLetterTopic names a topic's dead-letter topic.
+func DeadLetterTopic(topic string) string { return topic + "-dead-letter" }
+
+// TopicName resolves a topic variable to the configured topic id.
+func TopicName(cfg *config.Config, variable string) string {
+	switch variable {
+	case TopicTelegramUpdatesVar:
+		return cfg.TopicTelegramUpdates
+	case TopicStripeEventsVar:
+		return cfg.TopicStripeEvents
+	case TopicRefineJobsVar:
+		return cfg.TopicRefineJobs
+	}
+	return ""
 }
 
 // Function names, as Terraform and FUNCTION_TARGET spell them.
@@ -38,11 +75,16 @@ const (
 // Targets lists every function, in a stable order.
 func Targets() []Target {
 	return []Target{
-		{Name: TelegramWebhookName, Needs: []config.Group{config.TelegramWebhook, config.PubSub}, Build: buildTelegramWebhook},
-		{Name: StripeWebhookName, Needs: []config.Group{config.StripeWebhook, config.PubSub}, Build: buildStripeWebhook},
-		{Name: TelegramUpdatesName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI, config.StripeAPI, config.Crypto}, Build: buildTelegramUpdates},
-		{Name: RefineJobsName, Needs: []config.Group{config.Database, config.Storage, config.TelegramAPI, config.Crypto, config.LLM}, Build: buildRefineJobs},
-		{Name: StripeEventsName, Needs: []config.Group{config.Database, config.TelegramAPI}, Build: buildStripeEvents},
+		{Name: TelegramWebhookName, Needs: []config.Group{config.TelegramWebhook, config.PubSub}, Build: buildTelegramWebhook,
+			Publishes: []string{TopicTelegramUpdatesVar}},
+		{Name: StripeWebhookName, Needs: []config.Group{config.StripeWebhook, config.PubSub}, Build: buildStripeWebhook,
+			Publishes: []string{TopicStripeEventsVar}},
+		{Name: TelegramUpdatesName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI, config.StripeAPI, config.Crypto}, Build: buildTelegramUpdates,
+			Consumes: TopicTelegramUpdatesVar, Publishes: []string{TopicRefineJobsVar}},
+		{Name: RefineJobsName, Needs: []config.Group{config.Database, config.Storage, config.TelegramAPI, config.Crypto, config.LLM}, Build: buildRefineJobs,
+			Consumes: TopicRefineJobsVar},
+		{Name: StripeEventsName, Needs: []config.Group{config.Database, config.TelegramAPI}, Build: buildStripeEvents,
+			Consumes: TopicStripeEventsVar},
 	}
 }
 

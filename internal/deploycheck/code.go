@@ -40,41 +40,27 @@ type Target struct {
 	Needs []config.Group
 }
 
-// The message flow of DESIGN.md: which function receives from and
-// publishes to which topic, and where ordering keys are set. The functions
-// take their topic names from these variables.
-var (
-	flowConsumes = map[string]string{
-		functions.TelegramUpdatesName: "TOPIC_TELEGRAM_UPDATES",
-		functions.RefineJobsName:      "TOPIC_REFINE_JOBS",
-		functions.StripeEventsName:    "TOPIC_STRIPE_EVENTS",
-	}
-	flowPublishes = map[string][]string{
-		functions.TelegramWebhookName: {"TOPIC_TELEGRAM_UPDATES"},
-		functions.StripeWebhookName:   {"TOPIC_STRIPE_EVENTS"},
-		functions.TelegramUpdatesName: {"TOPIC_REFINE_JOBS"},
-	}
-	flowOrdered = map[string]bool{
-		"TOPIC_TELEGRAM_UPDATES": true, // ordering key: the chat id
-		"TOPIC_REFINE_JOBS":      true, // ordering key: project/path
-	}
-)
-
 // FromCode collects the code's facts from the functions and config packages.
 func FromCode() Code {
 	c := Code{
 		Vars:             slices.Clone(config.Vars),
 		Topics:           map[string]string{},
-		Consumes:         flowConsumes,
-		Publishes:        flowPublishes,
-		Ordered:          flowOrdered,
+		Consumes:         map[string]string{},
+		Publishes:        map[string][]string{},
+		Ordered:          functions.OrderedTopics,
 		MigrateNeeds:     []config.Group{config.Database},
-		PushSubscription: func(topic string) string { return topic + "-push" },
-		DeadLetterTopic:  func(topic string) string { return topic + "-dead-letter" },
+		PushSubscription: functions.PushSubscription,
+		DeadLetterTopic:  functions.DeadLetterTopic,
 		Load:             config.Load,
 	}
 	for _, t := range functions.Targets() {
 		c.Targets = append(c.Targets, Target{Name: t.Name, Needs: slices.Clone(t.Needs)})
+		if t.Consumes != "" {
+			c.Consumes[t.Name] = t.Consumes
+		}
+		if len(t.Publishes) > 0 {
+			c.Publishes[t.Name] = slices.Clone(t.Publishes)
+		}
 	}
 	for _, v := range config.Vars {
 		if len(v.Name) > len("TOPIC_") && v.Name[:len("TOPIC_")] == "TOPIC_" {

@@ -9,23 +9,28 @@ import (
 	"github.com/devbot-hq/devbot/internal/events/embedded"
 )
 
-// subscription is one push subscription of the pipeline, as infra/ declares
-// it in production.
+// subscription is one push subscription of the pipeline, named and wired as
+// infra/ does in production (functions.Targets says which topic feeds which
+// consumer).
 type subscription struct {
 	topic, name, consumer string
 	ordering              bool
 }
 
 func (s *Stack) subscriptions() []subscription {
-	c := s.Config
-	return []subscription{
-		{c.TopicTelegramUpdates, c.TopicTelegramUpdates + "-push", functions.TelegramUpdatesName, true},
-		{c.TopicRefineJobs, c.TopicRefineJobs + "-push", functions.RefineJobsName, true},
-		{c.TopicStripeEvents, c.TopicStripeEvents + "-push", functions.StripeEventsName, false},
+	var subs []subscription
+	for _, t := range functions.Targets() {
+		if t.Consumes == "" {
+			continue
+		}
+		topic := functions.TopicName(s.Config, t.Consumes)
+		subs = append(subs, subscription{topic: topic, name: functions.PushSubscription(topic), consumer: t.Name,
+			ordering: functions.OrderedTopics[t.Consumes]})
 	}
+	return subs
 }
 
-func deadLetterTopic(topic string) string { return topic + "-dead-letter" }
+func deadLetterTopic(topic string) string { return functions.DeadLetterTopic(topic) }
 
 func (s *Stack) startPubSub(ctx context.Context, opts Options, deps *functions.Deps) error {
 	if opts.PubSub == "emulator" {
