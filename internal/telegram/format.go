@@ -4,6 +4,7 @@ import (
 	"html"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MaxMessageLength is the Bot API's limit on a message's text, in UTF-16
@@ -36,18 +37,25 @@ func UTF16Len(s string) int {
 // Split cuts text into messages of at most limit UTF-16 units, preferring
 // line breaks, then spaces. Callers must not pass text with an HTML element
 // spanning a line break (a <pre> block): send that as a document instead.
+//
+// It runs in time linear in len(text): the remaining length is counted once
+// and reduced by what each cut consumes (recounting the rest on every cut
+// made a 1 MB text take seconds).
 func Split(text string, limit int) []string {
 	if limit <= 0 {
 		limit = MaxMessageLength
 	}
 	var parts []string
-	for UTF16Len(text) > limit {
+	remaining := UTF16Len(text)
+	for remaining > limit {
 		cut := cutPoint(text, limit)
 		part := strings.TrimRight(text[:cut], "\n ")
 		if part != "" {
 			parts = append(parts, part)
 		}
-		text = strings.TrimLeft(text[cut:], "\n")
+		rest := strings.TrimLeft(text[cut:], "\n")
+		remaining -= UTF16Len(text[:len(text)-len(rest)])
+		text = rest
 	}
 	if strings.TrimSpace(text) != "" {
 		parts = append(parts, text)
@@ -57,11 +65,12 @@ func Split(text string, limit int) []string {
 
 // cutPoint returns a byte index at which text's prefix fits in limit units:
 // after the last newline in the fitting prefix, else after the last space,
-// else at the last rune boundary that fits.
+// else at the last rune boundary that fits. It reads at most limit runes.
 func cutPoint(text string, limit int) int {
 	units, fit := 0, 0
-	for i, r := range text {
-		w := utf16.RuneLen(r)
+	for fit < len(text) {
+		r, size := utf8.DecodeRuneInString(text[fit:])
+		w := utf16.RuneLen(r) // an invalid byte decodes to U+FFFD: 1 unit, 1 byte
 		if w < 0 {
 			w = 1
 		}
@@ -69,7 +78,7 @@ func cutPoint(text string, limit int) int {
 			break
 		}
 		units += w
-		fit = i + len(string(r))
+		fit += size
 	}
 	prefix := text[:fit]
 	if i := strings.LastIndexByte(prefix, '\n'); i > 0 {
