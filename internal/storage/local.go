@@ -167,14 +167,8 @@ func (l *Local) missing(r *os.Root, bucket string) error {
 // object is never replaced even by another process).
 func (l *Local) Put(ctx context.Context, bucket, key string, data []byte, opts PutOptions) (err error) {
 	defer fault.Wrap(&err, "Put(%s, %q)", bucket, key)
-	if err := validateBucket(bucket); err != nil {
+	if err := validatePut(bucket, key, data); err != nil {
 		return err
-	}
-	if err := validateKey(key, "path"); err != nil {
-		return err
-	}
-	if len(data) > MaxObjectBytes {
-		return tooLarge("the object", int64(len(data)), MaxObjectBytes)
 	}
 	r, err := l.open(ctx)
 	if err != nil {

@@ -152,3 +152,18 @@ func validateFolder(prefix string) (string, error) {
 	}
 	return prefix, validateKey(prefix, "folder")
 }
+
+// validatePut checks an upload's arguments before any adapter does work, so
+// both refuse the same inputs with the same errors.
+func validatePut(bucket, key string, data []byte) error {
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	if err := validateKey(key, "path"); err != nil {
+		return err
+	}
+	if len(data) > MaxObjectBytes {
+		return tooLarge("the object", int64(len(data)), MaxObjectBytes)
+	}
+	return nil
+}

@@ -200,14 +200,8 @@ func (s *Supabase) Get(ctx context.Context, bucket, key string) (_ Object, err e
 // limit applies too.
 func (s *Supabase) Put(ctx context.Context, bucket, key string, data []byte, opts PutOptions) (err error) {
 	defer fault.Wrap(&err, "Put(%s, %q)", bucket, key)
-	if err := validateBucket(bucket); err != nil {
+	if err := validatePut(bucket, key, data); err != nil {
 		return err
-	}
-	if err := validateKey(key, "path"); err != nil {
-		return err
-	}
-	if len(data) > MaxObjectBytes {
-		return tooLarge("the object", int64(len(data)), MaxObjectBytes)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.objectURL("/object/", bucket, key), bytes.NewReader(data))
 	if err != nil {
