@@ -71,10 +71,13 @@ type Config struct {
 	WelcomeCredits    int64
 	BaseRefineCredits int64
 	MaxRefineCredits  int64
-	RefineRateLimit   int // 0: no limit
-	RefineRateWindow  time.Duration
-	MaxFileBytes      int64
-	EditBackend       string // llm or aider: the mode of a job that is not a direct edit
+	// RefineRateLimit is how many refinements a user may start per
+	// RefineRateWindow (0: no limit); one that ended without a charge
+	// counts half (see rateLimit).
+	RefineRateLimit  int
+	RefineRateWindow time.Duration
+	MaxFileBytes     int64
+	EditBackend      string // llm or aider: the mode of a job that is not a direct edit
 }
 
 // Deps are the bot's collaborators.

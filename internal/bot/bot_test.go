@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/devbot-hq/devbot/internal/bot"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/dbtest"
@@ -308,7 +310,68 @@ func TestInsufficientCreditsAndRateLimit(t *testing.T) {
 	expect(t, f.say(u, "/refine a.go two"), "A refinement needs up to 10 credits and you have 2 available. /buy for more")
 	direct := "/refine a.go a.go\n<<<<<<< SEARCH\npackage a\n=======\npackage b\n>>>>>>> REPLACE"
 	expect(t, f.say(u, direct), "Working on a.go") // a direct edit holds only the base price
-	expect(t, f.say(u, direct), "You started 2 refinements in the last 1m0s")
+	expect(t, f.say(u, direct), "You started 2 refinements in the last minute, the most allowed. Try again in a moment.")
+}
+
+// Jobs that ended without a charge count half against the rate limit: a
+// user whose edits fail gets more tries, a flood of failures still stops.
+func TestRateLimitCountsUnchargedJobsHalf(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *bot.Config) { c.RefineRateLimit = 2 })
+	const u = 31
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	direct := "/refine a.go a.go\n<<<<<<< SEARCH\npackage a\n=======\npackage b\n>>>>>>> REPLACE"
+	failAll := func() {
+		t.Helper()
+		err := f.db.InTx(context.Background(), func(tx pgx.Tx) error {
+			rows, err := tx.Query(context.Background(), `SELECT id FROM refine_jobs WHERE state = 'queued'`)
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if _, err := db.FailJob(context.Background(), tx, id, db.JobFailure{State: db.JobFailed, Kind: "model", Message: "no"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect(t, f.say(u, direct), "Working on a.go")
+	failAll()
+	// Limit 2 is 4 half units; one failed job weighs 1, a pending one 2.
+	expect(t, f.say(u, direct), "Working on a.go") // 1 → 3
+	expect(t, f.say(u, direct), "Working on a.go") // 3 → 5
+	expect(t, f.say(u, direct), "You started 3 refinements in the last minute (1 of them failed and count half), the most allowed.")
+	failAll()                                      // 3
+	expect(t, f.say(u, direct), "Working on a.go") // 3 → 5
+	failAll()                                      // 4
+	// four failures weigh as much as two charged jobs: the flood stops
+	expect(t, f.say(u, direct), "You started 4 refinements in the last minute (4 of them failed and count half)")
+	var n int
+	f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM refine_jobs`).Scan(&n)
+	if n != 4 {
+		t.Errorf("%d jobs, want 4", n)
+	}
+}
+
+func TestRateWeight(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		r    db.RecentJobs
+		want int
+	}{{db.RecentJobs{}, 0}, {db.RecentJobs{Started: 3}, 6}, {db.RecentJobs{Started: 3, Uncharged: 3}, 3}, {db.RecentJobs{Started: 3, Uncharged: 1}, 5}} {
+		if got := bot.RateWeight(tt.r); got != tt.want {
+			t.Errorf("RateWeight(%+v) = %d, want %d", tt.r, got, tt.want)
+		}
+	}
 }
 
 func TestSetKeyDeletesMessage(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -72,15 +73,8 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 	if err != nil {
 		return Plan{}, err
 	}
-	if b.cfg.RefineRateLimit > 0 {
-		n, err := db.CountRecentJobs(ctx, tx, u.ID, b.cfg.RefineRateWindow)
-		if err != nil {
-			return Plan{}, err
-		}
-		if n >= b.cfg.RefineRateLimit {
-			return Plan{}, refuse("You started %d refinements in the last %s, the most allowed. Try again in a moment.",
-				n, b.cfg.RefineRateWindow.String())
-		}
+	if err := b.rateLimit(ctx, tx, u); err != nil {
+		return Plan{}, err
 	}
 	if u.Available() < hold {
 		return Plan{}, b.insufficient(u, hold)
@@ -97,6 +91,56 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 	pl := done(reply.Text("Working on %s…", f.Path))
 	pl.Job = j.ID
 	return pl, nil
+}
+
+// rateLimit refuses a refinement beyond RefineRateLimit per
+// RefineRateWindow. A job that failed or was refused without a charge (the
+// model gave up, the file changed meanwhile, an outage) counts half: a user
+// whose edits keep failing through no fault of their own gets twice as many
+// tries, yet a flood of failing requests, which still costs model calls, is
+// stopped at twice the limit. Refusals that never became a job (a bad path,
+// too few credits) do not count: they cost nothing.
+func (b *Bot) rateLimit(ctx context.Context, tx pgx.Tx, u db.User) error {
+	limit := b.cfg.RefineRateLimit
+	if limit <= 0 {
+		return nil
+	}
+	r, err := db.CountRecentJobOutcomes(ctx, tx, u.ID, b.cfg.RefineRateWindow)
+	if err != nil {
+		return err
+	}
+	if RateWeight(r) < 2*limit {
+		return nil
+	}
+	why := ""
+	if r.Uncharged > 0 {
+		why = fmt.Sprintf(" (%d of them failed and count half)", r.Uncharged)
+	}
+	return refuse("You started %d refinements in the last %s%s, the most allowed. Try again in a moment.",
+		r.Started, window(b.cfg.RefineRateWindow), why)
+}
+
+// RateWeight is recent jobs in half units: a charged or pending job weighs 2,
+// one that ended without a charge 1.
+func RateWeight(r db.RecentJobs) int {
+	return 2*(r.Started-r.Uncharged) + r.Uncharged
+}
+
+// window names a duration the way a person would: "minute", "10 minutes".
+func window(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "hour"
+	case d == time.Minute:
+		return "minute"
+	case d > time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d > time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%d seconds", d/time.Second)
+	}
+	return d.String()
 }
 
 func (b *Bot) insufficient(u db.User, hold int64) error {

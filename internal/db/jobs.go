@@ -146,6 +146,25 @@ func CountRecentJobs(ctx context.Context, q Querier, userID int64, window time.D
 	return n, nil
 }
 
+// RecentJobs counts a user's refinements started within a window.
+type RecentJobs struct {
+	Started   int // all of them
+	Uncharged int // those that ended failed or rejected, charging nothing
+}
+
+// CountRecentJobOutcomes counts the user's jobs created within window, and
+// how many of them ended without a charge (the bot's rate limit weighs
+// those less).
+func CountRecentJobOutcomes(ctx context.Context, q Querier, userID int64, window time.Duration) (RecentJobs, error) {
+	var r RecentJobs
+	err := q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state IN ('failed', 'rejected') AND charged_credits = 0)
+		FROM refine_jobs WHERE user_id = $1 AND created_at > now() - $2::interval`, userID, window).Scan(&r.Started, &r.Uncharged)
+	if err != nil {
+		return RecentJobs{}, fmt.Errorf("CountRecentJobOutcomes(%d): %w", userID, translate(err))
+	}
+	return r, nil
+}
+
 // ErrJobFinal is returned when a job can no longer run.
 var ErrJobFinal = errors.New("job already finished")
 
