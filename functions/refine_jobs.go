@@ -11,7 +11,6 @@ import (
 	"github.com/devbot-hq/devbot/internal/editor"
 	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
-	"github.com/devbot-hq/devbot/internal/llm"
 	"github.com/devbot-hq/devbot/internal/refine"
 )
 
@@ -34,21 +33,13 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	c := d.Config
-	ed := editor.New(editor.Config{
-		Backend: c.EditBackend,
-		Model: llm.New(llm.Config{BaseURL: c.LLMBaseURL, APIKey: c.LLMAPIKey, Model: c.LLMModel,
-			Timeout: c.LLMTimeout, Prices: c.LLMPrices}),
-		MaxReflections: c.MaxReflection,
-		Aider: editor.AiderConfig{Path: c.AiderPath, Timeout: c.AiderTimeout, BaseURL: c.LLMBaseURL,
-			APIKey: c.LLMAPIKey, Model: c.LLMModel},
-		Logger: d.Logger,
-	})
+	ed := d.Editor()
 	r := &refine.Runner{
 		Config: refine.Config{BaseRefineCredits: c.BaseRefineCredits, CreditsPerUSD: c.CreditsPerUSD, MaxFileBytes: c.MaxFileBytes},
 		DB:     pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
 	}
-	return &events.Consumer{Name: "RefineJobs", Handle: r.Handle, GiveUp: r.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
-		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}, nil
+	return consumerHandler(&events.Consumer{Name: RefineJobsName, Handle: r.Handle, GiveUp: r.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
+		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}), nil
 }
 
 // EditorAdapter adapts editor.Editor to the runner's Editor.

@@ -25,7 +25,7 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	logger := d.Logger
-	return &events.Consumer{
+	return consumerHandler(&events.Consumer{
 		Name: billing.Consumer,
 		// The data is the raw event the webhook verified; verifying again
 		// here would fail once a redelivery is more than 5 minutes late.
@@ -43,5 +43,5 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 		Logger:      logger,
 		Auth:        auth,
 		DB:          pool,
-	}, nil
+	}), nil
 }

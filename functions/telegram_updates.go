@@ -45,6 +45,6 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Keys: keys, Billing: botBilling{svc},
 		ValidatePath: storage.ValidatePath, IsDirect: editblock.IsDirect, Logger: d.Logger,
 	})
-	return &events.Consumer{Name: bot.Consumer, Handle: b.Handle, GiveUp: b.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
-		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}, nil
+	return consumerHandler(&events.Consumer{Name: bot.Consumer, Handle: b.Handle, GiveUp: b.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
+		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}), nil
 }

@@ -116,3 +116,40 @@ resource "google_pubsub_topic_iam_member" "publisher" {
   role     = "roles/pubsub.publisher"
   member   = google_service_account.function[each.value.function].member
 }
+
+# Each dead-letter topic also pushes to its consumer's /dead-letter path:
+# a message there exhausted its attempts without the consumer giving up on
+# its own (Eventarc sends no delivery attempt; an instance can die on the
+# last one), so the consumer fails its job, releases the held credits and
+# tells the user. The pull subscription above still keeps a copy for replay.
+resource "google_pubsub_subscription" "dead_letter_push" {
+  for_each = local.consumers
+  project  = var.project_id
+  name     = "${each.value.consumes}-dead-letter-push"
+  topic    = google_pubsub_topic.dead_letter[each.value.consumes].id
+
+  ack_deadline_seconds = 60
+
+  push_config {
+    push_endpoint = "${google_cloud_run_v2_service.function[each.key].uri}/dead-letter"
+
+    oidc_token {
+      service_account_email = google_service_account.invoker.email
+      audience              = google_cloud_run_v2_service.function[each.key].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = var.retry_minimum_backoff
+    maximum_backoff = var.retry_maximum_backoff
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.invoker,
+    google_service_account_iam_member.invoker_token_creator,
+  ]
+}

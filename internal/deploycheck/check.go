@@ -303,8 +303,20 @@ func (c *checker) deliverySettings(s *Service, d *Subscription) {
 	case !c.inf.Topics[d.DeadLetterTopic]:
 		c.addf("%s dead-letters to topic %q, which Terraform does not declare", d.Name, d.DeadLetterTopic)
 	default:
-		if !slices.ContainsFunc(sortedKeys(c.inf.Subscriptions), func(n string) bool { return c.inf.Subscriptions[n].Topic == d.DeadLetterTopic }) {
-			c.addf("dead-letter topic %q has no subscription: its messages would be lost", d.DeadLetterTopic)
+		onTopic := func(match func(*Subscription) bool) bool {
+			return slices.ContainsFunc(sortedKeys(c.inf.Subscriptions), func(n string) bool {
+				sub := c.inf.Subscriptions[n]
+				return sub.Topic == d.DeadLetterTopic && match(sub)
+			})
+		}
+		if !onTopic(func(sub *Subscription) bool { return sub.PushEndpoint == "" }) {
+			c.addf("dead-letter topic %q has no subscription: its messages would be lost (a pull subscription keeps them for devbot replay)", d.DeadLetterTopic)
+		}
+		if c.code.DeadLetterPath != "" && !onTopic(func(sub *Subscription) bool {
+			return sub.PushEndpoint == s.URI+c.code.DeadLetterPath && sub.OIDCAccount != ""
+		}) {
+			c.addf("dead-letter topic %q does not push to %s%s: a job dead-lettered without a delivery attempt (Eventarc) would keep its credits held",
+				d.DeadLetterTopic, s.Name, c.code.DeadLetterPath)
 		}
 		if len(c.inf.Grants["roles/pubsub.publisher"][d.DeadLetterTopic]) == 0 {
 			c.addf("dead-letter topic %q: the Pub/Sub service agent may not publish to it", d.DeadLetterTopic)

@@ -27,6 +27,9 @@ type Code struct {
 	// and the README's Deployment section name them.
 	PushSubscription func(topic string) string
 	DeadLetterTopic  func(topic string) string
+	// DeadLetterPath is where a consumer takes its dead-letter topic's
+	// pushes (functions.DeadLetterPath); empty skips that check.
+	DeadLetterPath string
 	// MigrateNeeds are the groups `devbot migrate` needs.
 	MigrateNeeds []config.Group
 	// Load, when set, is the code's own configuration loader: each service's
@@ -51,6 +54,7 @@ func FromCode() Code {
 		MigrateNeeds:     []config.Group{config.Database},
 		PushSubscription: functions.PushSubscription,
 		DeadLetterTopic:  functions.DeadLetterTopic,
+		DeadLetterPath:   functions.DeadLetterPath,
 		Load:             config.Load,
 	}
 	for _, t := range functions.Targets() {

@@ -94,7 +94,7 @@ func TestTerraformMatchesCode(t *testing.T) {
 			if len(inf.Services) != 5 || len(inf.Jobs) != 1 || len(inf.Topics) != 6 {
 				t.Errorf("found %d services, %d jobs, %d topics; want 5, 1, 6", len(inf.Services), len(inf.Jobs), len(inf.Topics))
 			}
-			wantDeliveries := map[string][2]int{"push": {6, 0}, "eventarc": {3, 3}}[delivery]
+			wantDeliveries := map[string][2]int{"push": {9, 0}, "eventarc": {6, 3}}[delivery]
 			if len(inf.Subscriptions) != wantDeliveries[0] || len(inf.Triggers) != wantDeliveries[1] {
 				t.Errorf("found %d subscriptions and %d triggers, want %v", len(inf.Subscriptions), len(inf.Triggers), wantDeliveries)
 			}
@@ -219,6 +219,8 @@ func TestCheckFailsWhenTerraformChanges(t *testing.T) {
 			"telegram-updates-push: enable_message_ordering=false, but ordering keys are used: true"},
 		{"dead-letter topic without subscription", "push", []replace{{file: "pubsub.tf", old: "topic                      = google_pubsub_topic.dead_letter[each.key].id", new: "topic                      = google_pubsub_topic.topic[each.key].id"}},
 			`dead-letter topic "stripe-events-dead-letter" has no subscription`},
+		{"dead letters not pushed to the consumer", "eventarc", []replace{{file: "pubsub.tf", old: `push_endpoint = "${google_cloud_run_v2_service.function[each.key].uri}/dead-letter"`, new: `push_endpoint = google_cloud_run_v2_service.function[each.key].uri`}},
+			`dead-letter topic "refine-jobs-dead-letter" does not push to devbot-refine-jobs/dead-letter`},
 		{"no dead-letter grant", "push", []replace{{file: "pubsub.tf", old: "for_each = local.topics\n  project  = var.project_id\n  topic    = google_pubsub_topic.dead_letter[each.key].name", new: "for_each = {}\n  project  = var.project_id\n  topic    = google_pubsub_topic.dead_letter[each.key].name"}},
 			"the Pub/Sub service agent may not publish to it"},
 		{"no publisher grant", "push", []replace{{file: "pubsub.tf", old: "for_each = local.topic_publishers", new: "for_each = {}"}},

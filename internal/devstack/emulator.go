@@ -26,9 +26,8 @@ func (s *Stack) startEmulator() (string, error) {
 
 // startEmulatorSubscriptions declares the topics and real push
 // subscriptions on the emulator, as infra/ does in production: the emulator
-// itself POSTs to the consumers. It sends no deliveryAttempt, so consumers
-// never give up on their own there; the dead-letter policy ends a poison
-// message's loop and its topic keeps it for inspection (devbot replay).
+// itself POSTs to the consumers, and each dead-letter topic pushes to its
+// consumer's DeadLetterPath.
 func (s *Stack) startEmulatorSubscriptions(ctx context.Context, deps *functions.Deps) error {
 	client, err := deps.PubSubClient(ctx)
 	if err != nil {
@@ -51,7 +50,14 @@ func (s *Stack) startEmulatorSubscriptions(ctx context.Context, deps *functions.
 			}
 		}
 		subs := []*pb.Subscription{
+			// Kept for inspection and devbot replay.
 			{Name: project + "/subscriptions/" + dlq, Topic: topic(dlq), AckDeadlineSeconds: 60},
+			// The emulator sends no deliveryAttempt, so consumers never give
+			// up on their own: the dead-letter push makes them (job failed,
+			// credits released, user told).
+			{Name: project + "/subscriptions/" + functions.PushSubscription(dlq), Topic: topic(dlq),
+				PushConfig:         &pb.PushConfig{PushEndpoint: s.URL + "/" + sub.consumer + functions.DeadLetterPath},
+				AckDeadlineSeconds: 60},
 			{Name: project + "/subscriptions/" + sub.name, Topic: topic(sub.topic),
 				PushConfig:            &pb.PushConfig{PushEndpoint: s.URL + "/" + sub.consumer},
 				AckDeadlineSeconds:    int32(min(600, (s.Config.HandlerTimeout + 10*time.Second).Seconds())),
