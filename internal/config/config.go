@@ -303,7 +303,7 @@ var Vars = []Var{
 		}},
 	{Name: "MAX_REFINE_CREDITS", Default: "10", Help: "credits reserved for one refinement (its worst case); the charge is the actual cost up to this",
 		set: positiveInt64(func(c *Config) *int64 { return &c.MaxRefineCredits })},
-	{Name: "REFINE_RATE_LIMIT", Default: "10", Help: "refinements one user may start per REFINE_RATE_WINDOW (0: no limit)",
+	{Name: "REFINE_RATE_LIMIT", Default: "10", Help: "refinements one user may start per REFINE_RATE_WINDOW (0: no limit); one that ended without a charge counts half",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

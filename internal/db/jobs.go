@@ -135,17 +135,6 @@ func UserJob(ctx context.Context, q Querier, userID, id int64) (Job, error) {
 	return j, nil
 }
 
-// CountRecentJobs counts the user's jobs created within window (a rate limit).
-func CountRecentJobs(ctx context.Context, q Querier, userID int64, window time.Duration) (int, error) {
-	var n int
-	err := q.QueryRow(ctx, `SELECT count(*) FROM refine_jobs WHERE user_id = $1 AND created_at > now() - $2::interval`,
-		userID, window).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("CountRecentJobs(%d): %w", userID, translate(err))
-	}
-	return n, nil
-}
-
 // RecentJobs counts a user's refinements started within a window.
 type RecentJobs struct {
 	Started   int // all of them
