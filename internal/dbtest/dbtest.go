@@ -148,8 +148,22 @@ func buildTemplate(ctx context.Context, conn *pgx.Conn, template string) error {
 	}
 	// Renamed only once complete, so a crash never leaves a half-migrated
 	// template behind under the real name.
-	_, err := conn.Exec(ctx, "ALTER DATABASE "+id+" RENAME TO "+pgx.Identifier{template}.Sanitize())
-	return err
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+id+" RENAME TO "+pgx.Identifier{template}.Sanitize()); err != nil {
+		return err
+	}
+	// Templates of earlier schemas are of no further use.
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'devbot\_tmpl\_%' AND datname <> $1`, template)
+	if err != nil {
+		return err
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, name := range stale {
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	return nil
 }
 
 // New opens a pool on a fresh migrated database; both are closed and
