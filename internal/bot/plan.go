@@ -70,11 +70,46 @@ func (p *Plan) say(format string, args ...any) {
 }
 
 // execute runs a committed plan, then records that the user was answered.
+// It holds the inbox row's lock throughout, so that of two deliveries of
+// one update running at once (Pub/Sub can push a message to two instances)
+// only one publishes and answers: the other waits, then finds it answered.
+// The plan's reads go through the same transaction, so a handler never
+// holds one pooled connection while waiting for another.
+//
 // A retryable failure returns (the redelivery runs the stored plan again);
 // a permanent one is logged and the user told that it went wrong, instead
 // of the plan's own replies, which would claim a success.
 func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) error {
-	if err := b.effects(ctx, req, p); err != nil {
+	var ran bool
+	var runErr error
+	err := b.DB.InTx(ctx, func(tx pgx.Tx) error {
+		rec, found, err := db.LockProcessed(ctx, tx, Consumer, key)
+		if err != nil {
+			return err
+		}
+		if !found || rec.Replied {
+			return nil // another delivery answered while this one waited
+		}
+		if !ran { // InTx may rerun fn: the effects happen once
+			ran = true
+			runErr = b.run(ctx, tx, req, p)
+		}
+		if runErr != nil {
+			return nil
+		}
+		_, err = db.MarkReplied(ctx, tx, Consumer, key)
+		return err
+	})
+	if runErr != nil {
+		return runErr
+	}
+	return err
+}
+
+// run performs the plan's effects and sends its replies; it returns only
+// retryable errors.
+func (b *Bot) run(ctx context.Context, q db.Querier, req Request, p Plan) error {
+	if err := b.effects(ctx, q, req, p); err != nil {
 		if fault.IsRetryable(err) {
 			return err
 		}
@@ -82,19 +117,18 @@ func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) erro
 		p = Plan{Replies: []reply.Reply{reply.Text("Something went wrong on my side while doing that (%s). Please try again in a while.",
 			plainReason(err))}}
 	}
-	if err := b.sendAll(ctx, req.ChatID, p); err != nil {
+	if err := b.sendAll(ctx, q, req.ChatID, p); err != nil {
 		if fault.IsRetryable(err) {
 			return err
 		}
 		// Blocked, or a reply Telegram refuses: nothing a retry changes.
 		b.Logger.WarnContext(ctx, "reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
 	}
-	_, err := db.MarkReplied(ctx, b.DB.Pool, Consumer, key)
-	return err
+	return nil
 }
 
 // effects runs the plan's steps other than the replies.
-func (b *Bot) effects(ctx context.Context, req Request, p Plan) error {
+func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p Plan) error {
 	if p.Callback != "" {
 		if err := b.Telegram.AnswerCallbackQuery(ctx, p.Callback, p.CallbackText); err != nil && fault.IsRetryable(err) {
 			return err
@@ -108,23 +142,22 @@ func (b *Bot) effects(ctx context.Context, req Request, p Plan) error {
 		}
 	}
 	if p.Current != nil {
-		if err := b.publishCurrent(ctx, *p.Current); err != nil {
+		if err := b.publishCurrent(ctx, q, *p.Current); err != nil {
 			return err
 		}
 	}
 	if p.Job != 0 {
-		j, err := db.GetJob(ctx, b.DB.Pool, p.Job)
+		j, err := db.GetJob(ctx, q, p.Job)
 		if err != nil {
 			return err
 		}
 		if !j.Final() {
 			if _, err := b.Jobs.Publish(ctx, refine.Outgoing(j)); err != nil {
 				if fault.IsPermanent(err) { // never queued: release its credits
-					_ = b.DB.InTx(ctx, func(tx pgx.Tx) error {
-						_, ferr := db.FailJob(ctx, tx, j.ID, db.JobFailure{State: db.JobFailed, Kind: "publish",
-							Message: "the job could not be queued"})
+					if _, ferr := db.FailJob(ctx, q, j.ID, db.JobFailure{State: db.JobFailed, Kind: "publish",
+						Message: "the job could not be queued"}); ferr != nil {
 						return ferr
-					})
+					}
 				}
 				return err
 			}
@@ -141,14 +174,14 @@ func (b *Bot) effects(ctx context.Context, req Request, p Plan) error {
 	return nil
 }
 
-func (b *Bot) sendAll(ctx context.Context, chatID int64, p Plan) error {
+func (b *Bot) sendAll(ctx context.Context, q db.Querier, chatID int64, p Plan) error {
 	for _, r := range p.Replies {
 		if err := reply.Send(ctx, b.Telegram, chatID, r); err != nil {
 			return err
 		}
 	}
 	for _, d := range p.Docs {
-		r, err := b.buildDoc(ctx, d)
+		r, err := b.buildDoc(ctx, q, d)
 		if err != nil {
 			return err
 		}
@@ -161,8 +194,8 @@ func (b *Bot) sendAll(ctx context.Context, chatID int64, p Plan) error {
 
 // publishCurrent refreshes a file's plain copy, unless the file has moved on
 // since (a newer plan owns the copy then).
-func (b *Bot) publishCurrent(ctx context.Context, ref FileRef) error {
-	f, err := db.FileByPath(ctx, b.DB.Pool, ref.ProjectID, ref.Path)
+func (b *Bot) publishCurrent(ctx context.Context, q db.Querier, ref FileRef) error {
+	f, err := db.FileByPath(ctx, q, ref.ProjectID, ref.Path)
 	if errors.Is(err, fault.ErrNotFound) {
 		return nil
 	}
@@ -172,29 +205,29 @@ func (b *Bot) publishCurrent(ctx context.Context, ref FileRef) error {
 	if f.Version != ref.Version {
 		return nil
 	}
-	data, err := b.versionBytes(ctx, ref)
+	data, err := b.versionBytes(ctx, q, ref)
 	if err != nil {
 		return err
 	}
 	return b.Files.PublishCurrent(ctx, ref.ProjectID, ref.Path, data, f.ContentType)
 }
 
-func (b *Bot) versionBytes(ctx context.Context, ref FileRef) ([]byte, error) {
-	v, err := db.GetFileVersion(ctx, b.DB.Pool, ref.ProjectID, ref.Path, ref.Version)
+func (b *Bot) versionBytes(ctx context.Context, q db.Querier, ref FileRef) ([]byte, error) {
+	v, err := db.GetFileVersion(ctx, q, ref.ProjectID, ref.Path, ref.Version)
 	if err != nil {
 		return nil, err
 	}
 	return b.Files.GetBlob(ctx, ref.ProjectID, v.BlobKey)
 }
 
-func (b *Bot) buildDoc(ctx context.Context, d DocRef) (reply.Reply, error) {
+func (b *Bot) buildDoc(ctx context.Context, q db.Querier, d DocRef) (reply.Reply, error) {
 	var data []byte
 	var err error
 	switch d.Kind {
 	case "file":
-		data, err = b.versionBytes(ctx, d.File)
+		data, err = b.versionBytes(ctx, q, d.File)
 	case "export":
-		data, err = b.exportZip(ctx, d.File.ProjectID)
+		data, err = b.exportZip(ctx, q, d.File.ProjectID)
 	}
 	if err != nil {
 		return reply.Reply{}, err
@@ -203,15 +236,15 @@ func (b *Bot) buildDoc(ctx context.Context, d DocRef) (reply.Reply, error) {
 }
 
 // exportZip zips every file of a project at its current version.
-func (b *Bot) exportZip(ctx context.Context, projectID string) ([]byte, error) {
-	files, err := db.ListFiles(ctx, b.DB.Pool, projectID)
+func (b *Bot) exportZip(ctx context.Context, q db.Querier, projectID string) ([]byte, error) {
+	files, err := db.ListFiles(ctx, q, projectID)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, f := range files {
-		data, err := b.versionBytes(ctx, FileRef{ProjectID: projectID, Path: f.Path, Version: f.Version})
+		data, err := b.versionBytes(ctx, q, FileRef{ProjectID: projectID, Path: f.Path, Version: f.Version})
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,59 @@
+package bot_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devbot-hq/devbot/internal/events"
+)
+
+// slowJobs is a publisher whose first publish signals started and then
+// takes a while, so that a second delivery of the same update arrives while
+// the first is between its commit and its reply.
+type slowJobs struct {
+	*jobs
+	once    sync.Once
+	started chan struct{}
+}
+
+func (s *slowJobs) Publish(ctx context.Context, m events.Outgoing) (string, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.started)
+		time.Sleep(300 * time.Millisecond)
+	}
+	return s.jobs.Publish(ctx, m)
+}
+
+// Pub/Sub can push one message to two instances at once: the second must
+// neither publish the job again nor answer again while the first is still
+// finishing the stored plan.
+func TestConcurrentDeliveriesPublishAndAnswerOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 31
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	slow := &slowJobs{jobs: f.jobs, started: make(chan struct{})}
+	f.bot.Jobs = slow
+	upd := f.message(u, "/refine a.go add a comment")
+	before := len(f.tg.Sent(u))
+	errs := make(chan error, 2)
+	go func() { errs <- f.deliver(upd) }()
+	<-slow.started // the first delivery committed and is publishing
+	go func() { errs <- f.deliver(upd) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.tg.Sent(u)) - before; n != 1 {
+		t.Errorf("%d replies to two concurrent deliveries of one update, want 1", n)
+	}
+	if n := f.jobs.count(); n != 1 {
+		t.Errorf("the job was published %d times, want 1", n)
+	}
+}
