@@ -118,9 +118,36 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 		return err
 	}
 	if err := r.run(ctx, j); err != nil {
+		if !fault.IsPermanent(err) {
+			return err // handed back: the redelivery claims the job again
+		}
+		// The transport acknowledges a permanent error, so nothing would
+		// ever finish this job: fail it (releasing its credits) and say so.
+		r.Logger.ErrorContext(ctx, "refinement failed permanently", "error", err.Error())
+		if ferr := r.fail(ctx, id, db.JobFailed, "error", fmt.Sprintf("I could not refine %s (%s). Nothing was changed or charged; "+
+			"please try again later.", j.Path, plainReason(err)), EditOutcome{}, 0); ferr != nil {
+			return ferr
+		}
+		if rerr := r.Reply(ctx, id); rerr != nil {
+			return rerr
+		}
 		return err
 	}
 	return r.Reply(ctx, id)
+}
+
+// plainReason names a permanent error's class in a user's words, without
+// its details (which name buckets, keys and internals).
+func plainReason(err error) string {
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+		return "its stored content could not be found"
+	case errors.Is(err, fault.ErrUnauthorized):
+		return "the file store refused access"
+	case errors.Is(err, fault.ErrTooLarge):
+		return "it is too large"
+	}
+	return "an internal error"
 }
 
 // GiveUp fails the job of a message that exhausted its deliveries: the
@@ -291,18 +318,42 @@ func (r *Runner) fail(ctx context.Context, id int64, state, kind, msg string, ou
 	})
 }
 
-// Reply tells the user a finished job's outcome, once.
+// Reply tells the user a finished job's outcome, once. It holds the job
+// row's lock while it sends, so that a concurrent delivery of the same job
+// waits and then finds the reply recorded. A retryable send failure leaves
+// it unrecorded for the redelivery.
 func (r *Runner) Reply(ctx context.Context, id int64) error {
-	j, err := db.GetJob(ctx, r.DB.Pool, id)
-	if err != nil {
+	var ran bool
+	var sendErr error
+	err := r.DB.InTx(ctx, func(tx pgx.Tx) error {
+		j, err := db.LockJob(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !j.Final() || j.ReplySentAt != nil {
+			return nil
+		}
+		if !ran { // InTx may rerun fn: send once
+			ran = true
+			sendErr = r.send(ctx, tx, j)
+		}
+		if sendErr != nil {
+			return nil
+		}
+		_, err = db.MarkJobReplied(ctx, tx, id)
 		return err
+	})
+	if sendErr != nil {
+		return sendErr
 	}
-	if !j.Final() || j.ReplySentAt != nil {
-		return nil
-	}
+	return err
+}
+
+// send tells the user j's outcome; it returns only retryable errors.
+func (r *Runner) send(ctx context.Context, q db.Querier, j db.Job) error {
 	var rep reply.Reply
 	if j.State == db.JobSucceeded {
-		r.publishCurrent(ctx, j)
+		r.publishCurrent(ctx, q, j)
 		rep = reply.WithDiff(telegram.Escape(Summary(j)), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
 		rep.Buttons = [][]reply.Button{{{Text: "Undo", Data: fmt.Sprintf("undo:%d", j.ID)}, {Text: "Show full diff", Data: fmt.Sprintf("diff:%d", j.ID)}}}
 	} else {
@@ -317,19 +368,18 @@ func (r *Runner) Reply(ctx context.Context, id int64) error {
 		}
 		r.Logger.WarnContext(ctx, "job reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
 	}
-	_, err = db.MarkJobReplied(ctx, r.DB.Pool, id)
-	return err
+	return nil
 }
 
 // publishCurrent refreshes the plain copy of the file (not the source of
 // truth: reads go through the version's blob), if the job's version is
 // still current.
-func (r *Runner) publishCurrent(ctx context.Context, j db.Job) {
-	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
+func (r *Runner) publishCurrent(ctx context.Context, q db.Querier, j db.Job) {
+	f, err := db.FileByPath(ctx, q, j.ProjectID, j.Path)
 	if err != nil || j.ResultVersion == nil || f.Version != *j.ResultVersion {
 		return
 	}
-	v, err := db.GetFileVersion(ctx, r.DB.Pool, j.ProjectID, j.Path, f.Version)
+	v, err := db.GetFileVersion(ctx, q, j.ProjectID, j.Path, f.Version)
 	if err == nil {
 		var data []byte
 		if data, err = r.Files.GetBlob(ctx, j.ProjectID, v.BlobKey); err == nil {

@@ -1,0 +1,95 @@
+package refine_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/refine"
+	"github.com/devbot-hq/devbot/internal/reply"
+	"github.com/devbot-hq/devbot/internal/telegram"
+)
+
+// slowSender signals its first send and then takes a while, so that a
+// second delivery of the same job reaches Reply meanwhile.
+type slowSender struct {
+	reply.Sender
+	once    sync.Once
+	started chan struct{}
+}
+
+func (s *slowSender) SendMessage(ctx context.Context, m telegram.SendMessage) (telegram.Message, error) {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.started)
+		time.Sleep(300 * time.Millisecond)
+	}
+	return s.Sender.SendMessage(ctx, m)
+}
+
+// Two instances pushed the same job message: the outcome is told once.
+func TestConcurrentDeliveriesReplyOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		return refine.EditOutcome{Content: []byte("package b\n"), Diff: "d", Edits: 1}, nil
+	})
+	slow := &slowSender{Sender: b.runner.Telegram, started: make(chan struct{})}
+	b.runner.Telegram = slow
+	j, m := b.job(t, db.ModeLLM, 10)
+	errs := make(chan error, 2)
+	go func() { errs <- b.runner.Handle(context.Background(), m) }()
+	<-slow.started // the first delivery finished the job and is replying
+	go func() { errs <- b.runner.Handle(context.Background(), m) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(b.tg.Sent(chat)); n != 1 {
+		t.Errorf("%d replies to two deliveries of job %d, want 1", n, j.ID)
+	}
+}
+
+// failingFiles makes GetBlob fail with err.
+type failingFiles struct {
+	refine.Files
+	err error
+}
+
+func (f failingFiles) GetBlob(ctx context.Context, bucket, key string) ([]byte, error) {
+	return nil, f.err
+}
+
+// A permanent error outside the editor (a blob gone from storage, storage
+// refusing our key) is acknowledged by the transport: the job must not stay
+// running with its credits held for ever.
+func TestPermanentRunErrorFailsTheJob(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{
+		fault.AsPermanent(fmt.Errorf("storage: %w: object not found", fault.ErrNotFound)),
+		fault.AsPermanent(fmt.Errorf("storage: %w: 403", fault.ErrUnauthorized)),
+	} {
+		t.Run(err.Error(), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+				return refine.EditOutcome{Content: []byte("package b\n"), Diff: "d"}, nil
+			})
+			b.runner.Files = failingFiles{Files: b.files, err: err}
+			j, m := b.job(t, db.ModeLLM, 10)
+			herr := b.runner.Handle(context.Background(), m)
+			if herr != nil && !fault.IsPermanent(herr) {
+				t.Fatalf("Handle = %v, want nil or permanent (acked)", herr)
+			}
+			got, u := b.state(t, j.ID)
+			if got.State != db.JobFailed || u.Held != 0 || u.Balance != 20 || got.ReplySentAt == nil {
+				t.Errorf("after a permanent error: job %s, balance %d held %d, replied %v", got.State, u.Balance, u.Held, got.ReplySentAt != nil)
+			}
+			expectText(t, b.tg.Sent(chat), "Nothing was changed or charged")
+		})
+	}
+}
