@@ -262,8 +262,15 @@ func plainReason(err error) string {
 }
 
 // GiveUp answers an update that failed on every delivery attempt (the
-// database or storage stayed down): the user is told, once, instead of
-// waiting for an answer that never comes.
+// database, storage or Telegram stayed down): the user is told, once,
+// instead of waiting for an answer that never comes. When the update's
+// stored plan queued a job that no consumer has claimed (its publish kept
+// failing), the job is failed and its credits released: nothing else would
+// ever release them. A job that is running or finished tells the user
+// itself. A /setkey message, which holds a key, is deleted either way.
+//
+// The inbox row's lock is held throughout, so two deliveries of the
+// dead letter tell the user once.
 func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 	u, err := telegram.ParseUpdate(m.Data)
 	if err != nil {
@@ -273,16 +280,78 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 	if !ok {
 		return nil
 	}
+	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
 	key := strconv.FormatInt(req.UpdateID, 10)
-	if rec, found, err := db.LookupProcessed(ctx, b.DB.Pool, Consumer, key); err == nil && found && rec.Replied {
+	var ran bool
+	var sendErr error
+	err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
+		detail := cause.Error()
+		if len(detail) > 2000 {
+			detail = detail[:2000]
+		}
+		if _, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeGaveUp, detail); err != nil {
+			return err
+		}
+		rec, _, err := db.LockProcessed(ctx, tx, Consumer, key)
+		if err != nil {
+			return err
+		}
+		if rec.Replied {
+			return nil
+		}
+		tell := true
+		if p, err := decodePlan(rec.Detail); err == nil && p.Job != 0 {
+			failed, err := db.FailQueuedJob(ctx, tx, p.Job, db.JobFailure{State: db.JobFailed, Kind: "gave_up",
+				Message: "the refinement could not be queued"})
+			if err != nil {
+				return err
+			}
+			if failed {
+				if _, err := db.MarkJobReplied(ctx, tx, p.Job); err != nil { // the notice below is its reply
+					return err
+				}
+			}
+			tell = failed
+		}
+		if !ran { // InTx may rerun fn: tell once
+			ran = true
+			b.Logger.ErrorContext(ctx, "giving up on an update", "error", cause.Error(), "tell", tell)
+			sendErr = b.giveUpNotices(ctx, req, tell)
+		}
+		if sendErr != nil {
+			return errGiveUpRetry // roll back: the next GiveUp does it all again
+		}
+		_, err = db.MarkReplied(ctx, tx, Consumer, key)
+		return err
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	return err
+}
+
+var errGiveUpRetry = errors.New("give-up notice not sent")
+
+// giveUpNotices deletes a message that held a key and tells the user; it
+// returns only retryable errors.
+func (b *Bot) giveUpNotices(ctx context.Context, req Request, tell bool) error {
+	if req.Command == "setkey" && req.MessageID != 0 {
+		if err := b.Telegram.DeleteMessage(ctx, req.ChatID, req.MessageID); err != nil {
+			if fault.IsRetryable(err) {
+				return err
+			}
+			b.Logger.WarnContext(ctx, "could not delete the message holding a key", "error", err.Error())
+		}
+	}
+	if !tell {
 		return nil
 	}
-	b.Logger.ErrorContext(ctx, "giving up on an update", "update_id", req.UpdateID, "error", cause.Error())
 	r := reply.Text("Sorry, I could not handle that message: a service I depend on is unavailable. Please send it again in a few minutes.")
-	if err := reply.Send(ctx, b.Telegram, req.ChatID, r); err != nil && fault.IsRetryable(err) {
-		return err
+	if err := reply.Send(ctx, b.Telegram, req.ChatID, r); err != nil {
+		if fault.IsRetryable(err) {
+			return err
+		}
+		b.Logger.WarnContext(ctx, "give-up notice not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
 	}
-	_, _ = db.MarkProcessed(ctx, b.DB.Pool, Consumer, key, db.OutcomeGaveUp, cause.Error())
-	_, _ = db.MarkReplied(ctx, b.DB.Pool, Consumer, key)
 	return nil
 }

@@ -2,10 +2,13 @@ package bot_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/events"
 )
 
@@ -55,5 +58,57 @@ func TestConcurrentDeliveriesPublishAndAnswerOnce(t *testing.T) {
 	}
 	if n := f.jobs.count(); n != 1 {
 		t.Errorf("the job was published %d times, want 1", n)
+	}
+}
+
+// An update whose job was committed but whose publish kept failing until
+// the subscription gave up: the job must not stay queued with its credits
+// held for ever, and the user hears once that it failed.
+func TestGiveUpReleasesAnUnpublishedJob(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 32
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	upd := f.message(u, "/refine a.go add a comment")
+	f.jobs.fail.Store(true)
+	if err := f.deliver(upd); err == nil {
+		t.Fatal("publish failure not returned")
+	}
+	data, _ := json.Marshal(upd)
+	before := len(f.tg.Sent(u))
+	for range 2 { // the dead-letter delivery can come twice
+		if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var state string
+	var held int64
+	f.db.Pool.QueryRow(context.Background(), `SELECT state FROM refine_jobs`).Scan(&state)
+	f.db.Pool.QueryRow(context.Background(), `SELECT held FROM users WHERE telegram_id = $1`, u).Scan(&held)
+	if state != db.JobFailed || held != 0 {
+		t.Errorf("after GiveUp: job %s, %d credits held", state, held)
+	}
+	if n := len(f.tg.Sent(u)) - before; n != 1 {
+		t.Errorf("%d messages from GiveUp, want 1", n)
+	}
+	if n := f.jobs.count(); n != 0 {
+		t.Errorf("published %d", n)
+	}
+}
+
+// A /setkey whose update is given up on still has its message, which holds
+// the key, deleted.
+func TestGiveUpDeletesAKeyMessage(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 33
+	upd := f.message(u, "/setkey sk-secret-12345")
+	data, _ := json.Marshal(upd)
+	if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.tg.Calls("deleteMessage")); n != 1 {
+		t.Errorf("%d deleteMessage calls, want 1", n)
 	}
 }
