@@ -3,6 +3,8 @@ package refine_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +92,56 @@ func TestPermanentRunErrorFailsTheJob(t *testing.T) {
 				t.Errorf("after a permanent error: job %s, balance %d held %d, replied %v", got.State, u.Balance, u.Held, got.ReplySentAt != nil)
 			}
 			expectText(t, b.tg.Sent(chat), "Nothing was changed or charged")
+		})
+	}
+}
+
+// logBuffer collects log output across goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b)
+}
+
+// The editor's report quotes the file (the nearest lines to a SEARCH that
+// failed) and the model's reply: users' file contents, which must not reach
+// the logs.
+func TestRefusedEditsKeepFileContentsOutOfLogs(t *testing.T) {
+	t.Parallel()
+	const secret = "const apiToken = \"hunter2-in-users-file\""
+	for _, err := range []error{
+		fault.AsPermanent(&refine.NoValidEditError{Reasons: []string{"no match"}, Report: "nearest lines:\n" + secret}),
+		fault.AsPermanent(fmt.Errorf("%w: block 1: nearest lines:\n%s", fault.ErrInvalid, secret)),
+	} {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+				return refine.EditOutcome{}, err
+			})
+			var logs logBuffer
+			b.runner.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			_, m := b.job(t, db.ModeLLM, 10)
+			if err := b.runner.Handle(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), "hunter2") {
+				t.Errorf("the logs quote the user's file:\n%s", logs.String())
+			}
+			if !strings.Contains(logs.String(), "refinement failed") {
+				t.Errorf("the failure is not logged at all:\n%s", logs.String())
+			}
 		})
 	}
 }

@@ -205,7 +205,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 			// The operator's key or model setting: only the operator can fix it.
 			r.Logger.ErrorContext(ctx, "the model endpoint refused the bot's own key or model", "error", err.Error())
 		} else {
-			r.Logger.InfoContext(ctx, "refinement failed", "kind", kind, "error", err.Error())
+			r.Logger.InfoContext(ctx, "refinement failed", "kind", kind, "error", loggable(err))
 		}
 		return r.fail(ctx, j.ID, state, kind, msg, out, time.Since(start))
 	}
@@ -253,6 +253,17 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		return nil // another delivery finished it meanwhile
 	}
 	return err
+}
+
+// loggable is err as a log may show it. A refused edit's report quotes the
+// user's file (the lines nearest a SEARCH that failed) and the model's
+// reply, so only its size is logged; the user sees it in the job's reply.
+func loggable(err error) string {
+	if errors.Is(err, ErrNoValidEdit) || errors.Is(err, fault.ErrInvalid) || errors.Is(err, fault.ErrConflict) {
+		return fmt.Sprintf("edit refused (%s; a report of %d bytes that quotes the file is not logged)",
+			fault.KindOf(err), len(err.Error()))
+	}
+	return err.Error()
 }
 
 // KindConflict is the error kind of a job whose file changed while it ran:
