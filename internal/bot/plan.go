@@ -37,6 +37,9 @@ type Plan struct {
 	// Docs are documents built at send time (a file, a project's zip):
 	// too large to keep in the inbox.
 	Docs []DocRef `json:"f,omitempty"`
+	// Sent counts the Bot API messages of Replies and Docs already
+	// delivered, in order: a retry after a partial send skips them.
+	Sent int `json:"s,omitempty"`
 }
 
 // FileRef is one version of a file.
@@ -92,10 +95,12 @@ func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) erro
 		}
 		if !ran { // InTx may rerun fn: the effects happen once
 			ran = true
-			runErr = b.run(ctx, tx, req, p)
+			p, runErr = b.run(ctx, tx, req, p)
 		}
 		if runErr != nil {
-			return nil
+			// Keep what is done (a published job, the replies sent), so
+			// that the redelivery does not do it again.
+			return db.SetProcessed(ctx, tx, Consumer, key, rec.Outcome, p.encode())
 		}
 		_, err = db.MarkReplied(ctx, tx, Consumer, key)
 		return err
@@ -107,44 +112,49 @@ func (b *Bot) execute(ctx context.Context, req Request, key string, p Plan) erro
 }
 
 // run performs the plan's effects and sends its replies; it returns only
-// retryable errors.
-func (b *Bot) run(ctx context.Context, q db.Querier, req Request, p Plan) error {
-	if err := b.effects(ctx, q, req, p); err != nil {
+// retryable errors, with the plan left to do (the steps done are cleared,
+// and Sent counts the messages delivered).
+func (b *Bot) run(ctx context.Context, q db.Querier, req Request, p Plan) (Plan, error) {
+	if err := b.effects(ctx, q, req, &p); err != nil {
 		if fault.IsRetryable(err) {
-			return err
+			return p, err
 		}
 		b.Logger.ErrorContext(ctx, "a committed command's effect failed", "error", err.Error())
 		p = Plan{Replies: []reply.Reply{reply.Text("Something went wrong on my side while doing that (%s). Please try again in a while.",
 			plainReason(err))}}
 	}
-	if err := b.sendAll(ctx, q, req.ChatID, p); err != nil {
+	if err := b.sendAll(ctx, q, req.ChatID, &p); err != nil {
 		if fault.IsRetryable(err) {
-			return err
+			return p, err
 		}
 		// Blocked, or a reply Telegram refuses: nothing a retry changes.
 		b.Logger.WarnContext(ctx, "reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
 	}
-	return nil
+	return p, nil
 }
 
-// effects runs the plan's steps other than the replies.
-func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p Plan) error {
+// effects runs the plan's steps other than the replies, clearing each one
+// that is done.
+func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) error {
 	if p.Callback != "" {
 		if err := b.Telegram.AnswerCallbackQuery(ctx, p.Callback, p.CallbackText); err != nil && fault.IsRetryable(err) {
 			return err
 		} else if err != nil {
 			b.Logger.InfoContext(ctx, "callback not answered (too old?)", "error", err.Error())
 		}
+		p.Callback = ""
 	}
 	if p.Bucket != "" {
 		if err := b.Files.EnsureBucket(ctx, p.Bucket); err != nil {
 			return err
 		}
+		p.Bucket = ""
 	}
 	if p.Current != nil {
 		if err := b.publishCurrent(ctx, q, *p.Current); err != nil {
 			return err
 		}
+		p.Current = nil
 	}
 	if p.Job != 0 {
 		j, err := db.GetJob(ctx, q, p.Job)
@@ -162,6 +172,7 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p Plan) er
 				return err
 			}
 		}
+		p.Job = 0 // published (or finished): RefineJobs has it
 	}
 	if p.DeleteMessage != 0 {
 		if err := b.Telegram.DeleteMessage(ctx, req.ChatID, p.DeleteMessage); err != nil {
@@ -170,13 +181,16 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p Plan) er
 			}
 			b.Logger.WarnContext(ctx, "could not delete the message holding a key", "error", err.Error())
 		}
+		p.DeleteMessage = 0
 	}
 	return nil
 }
 
-func (b *Bot) sendAll(ctx context.Context, q db.Querier, chatID int64, p Plan) error {
+func (b *Bot) sendAll(ctx context.Context, q db.Querier, chatID int64, p *Plan) error {
+	s := &resumeSender{Sender: b.Telegram, skip: p.Sent}
+	defer func() { p.Sent = s.done }()
 	for _, r := range p.Replies {
-		if err := reply.Send(ctx, b.Telegram, chatID, r); err != nil {
+		if err := reply.Send(ctx, s, chatID, r); err != nil {
 			return err
 		}
 	}
@@ -185,11 +199,44 @@ func (b *Bot) sendAll(ctx context.Context, q db.Querier, chatID int64, p Plan) e
 		if err != nil {
 			return err
 		}
-		if err := reply.Send(ctx, b.Telegram, chatID, r); err != nil {
+		if err := reply.Send(ctx, s, chatID, r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resumeSender counts the messages delivered and skips the first skip of
+// them: those an earlier delivery of the update sent before it failed. A
+// plan's messages are the same each time (replies stored, documents one
+// message each), so the count names the same messages.
+type resumeSender struct {
+	reply.Sender
+	skip, done int
+}
+
+func (s *resumeSender) SendMessage(ctx context.Context, m telegram.SendMessage) (telegram.Message, error) {
+	if s.done < s.skip {
+		s.done++
+		return telegram.Message{}, nil
+	}
+	msg, err := s.Sender.SendMessage(ctx, m)
+	if err == nil {
+		s.done++
+	}
+	return msg, err
+}
+
+func (s *resumeSender) SendDocument(ctx context.Context, d telegram.SendDocument) (telegram.Message, error) {
+	if s.done < s.skip {
+		s.done++
+		return telegram.Message{}, nil
+	}
+	msg, err := s.Sender.SendDocument(ctx, d)
+	if err == nil {
+		s.done++
+	}
+	return msg, err
 }
 
 // publishCurrent refreshes a file's plain copy, unless the file has moved on

@@ -112,3 +112,28 @@ func TestGiveUpDeletesAKeyMessage(t *testing.T) {
 		t.Errorf("%d deleteMessage calls, want 1", n)
 	}
 }
+
+// A 429 on the reply after the job was published: the redelivery answers,
+// and does not publish the job a second time.
+func TestReplyRetryDoesNotRepublish(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 34
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	upd := f.message(u, "/refine a.go add a comment")
+	f.tg.Fail("sendMessage", 429, "Too Many Requests: retry after 1", 1)
+	if err := f.deliver(upd); err == nil {
+		t.Fatal("429 not returned")
+	}
+	before := len(f.tg.Sent(u))
+	if err := f.deliver(upd); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.tg.Sent(u)) - before; n != 1 {
+		t.Errorf("%d replies on the redelivery, want 1", n)
+	}
+	if n := f.jobs.count(); n != 1 {
+		t.Errorf("the job was published %d times, want 1", n)
+	}
+}
