@@ -7,7 +7,9 @@
 // The google provider cannot be downloaded where the tests run, so
 // `terraform validate` is unavailable; evaluating every expression here also
 // catches a misspelt local, variable or attribute, and an expression that
-// Terraform would reject for inconsistent types.
+// Terraform would reject for inconsistent types. CheckSchema (schema.go)
+// stands in for the provider's schema: every argument and block must be in
+// a list checked against the provider's documentation.
 package deploycheck
 
 import (
