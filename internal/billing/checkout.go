@@ -186,3 +186,22 @@ func (s *Service) paymentFailed(ctx context.Context, tx pgx.Tx, cs *stripe.Check
 	return record{Result: resultFailed, UserID: u.ID, ChatID: u.ChatID, Session: cs.ID, Credits: pay.Credits,
 		Amount: cs.AmountTotal, Currency: string(cs.Currency), Notify: changed}, nil
 }
+
+// expired closes the pending payment of a Checkout Session the user left
+// without paying, so it no longer reads as open. A session that was paid
+// (completed before it could expire) is left alone.
+func (s *Service) expired(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession) (record, error) {
+	pay, err := db.LockPaymentBySession(ctx, tx, cs.ID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return record{Result: resultExpired, Session: cs.ID}, nil
+	}
+	if err != nil {
+		return record{}, err
+	}
+	if pay.Status == db.PaymentPending {
+		if err := db.SetPaymentStatus(ctx, tx, pay.ID, db.PaymentFailed, intentID(cs)); err != nil {
+			return record{}, err
+		}
+	}
+	return record{Result: resultExpired, UserID: pay.UserID, Session: cs.ID}, nil
+}

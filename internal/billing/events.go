@@ -21,6 +21,9 @@ const (
 	EventCheckoutCompleted     = "checkout.session.completed"
 	EventAsyncPaymentSucceeded = "checkout.session.async_payment_succeeded"
 	EventAsyncPaymentFailed    = "checkout.session.async_payment_failed"
+	// EventSessionExpired: the user left Checkout without paying; the
+	// pending payment is closed, and nobody is told (they walked away).
+	EventSessionExpired = "checkout.session.expired"
 	EventChargeRefunded        = "charge.refunded"
 )
 
@@ -45,6 +48,7 @@ const (
 	resultAlreadyCredited = "already_credited"
 	resultWaiting         = "waiting"
 	resultFailed          = "failed"
+	resultExpired         = "expired"
 	resultRefunded        = "refunded"
 	resultNothingRefunded = "nothing_to_refund"
 )
@@ -70,7 +74,7 @@ func (s *Service) HandleEvent(ctx context.Context, payload []byte) (err error) {
 	defer fault.Wrap(&err, "HandleEvent(%s %s)", ev.ID, ev.Type)
 	ctx = logging.With(ctx, slog.String("stripe_event", ev.ID), slog.String("event_type", string(ev.Type)))
 	switch ev.Type {
-	case EventCheckoutCompleted, EventAsyncPaymentSucceeded, EventAsyncPaymentFailed, EventChargeRefunded:
+	case EventCheckoutCompleted, EventAsyncPaymentSucceeded, EventAsyncPaymentFailed, EventSessionExpired, EventChargeRefunded:
 	default:
 		s.log.DebugContext(ctx, "stripe event ignored")
 		return nil
@@ -118,6 +122,8 @@ func (s *Service) HandleEvent(ctx context.Context, payload []byte) (err error) {
 			switch {
 			case ev.Type == EventAsyncPaymentFailed:
 				return s.paymentFailed(ctx, tx, &cs, ref)
+			case ev.Type == EventSessionExpired:
+				return s.expired(ctx, tx, &cs)
 			case ev.Type == EventCheckoutCompleted && cs.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid:
 				return s.waiting(ctx, tx, &cs, ref)
 			default:

@@ -410,3 +410,37 @@ func TestHandleEventWithoutNotifierAsksForRetry(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestExpiredSessionClosesItsPendingPayment(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := ctxT(t)
+	abandoned := f.stripe.Pay(f.buy(t, 7101, 0).ID, "", false)
+	for range 2 {
+		if err := f.svc.HandleEvent(ctx, stripetest.Event(t, "evt_x1", billing.EventSessionExpired, abandoned)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paid := f.stripe.Pay(f.buy(t, 7102, 0).ID, "pi_x2", true)
+	if err := f.svc.HandleEvent(ctx, stripetest.Event(t, "evt_x2", billing.EventCheckoutCompleted, paid)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.HandleEvent(ctx, stripetest.Event(t, "evt_x3", billing.EventSessionExpired, paid)); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{abandoned.ID: db.PaymentFailed, paid.ID: db.PaymentPaid} {
+		var status string
+		if err := f.db.Pool.QueryRow(ctx, `SELECT status FROM payments WHERE checkout_session_id = $1`, id).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status != want {
+			t.Errorf("session %s: payment status %q, want %q", id, status, want)
+		}
+	}
+	if got := f.balance(t, f.user.ID).Balance; got != welcome+100 {
+		t.Errorf("balance = %d, want %d (only the paid session credits)", got, welcome+100)
+	}
+	if n := len(f.notes.sent()); n != 1 {
+		t.Errorf("%d notices, want 1 (the credit; nobody is told about an abandoned checkout)", n)
+	}
+}
