@@ -24,7 +24,7 @@ const (
 	// EventSessionExpired: the user left Checkout without paying; the
 	// pending payment is closed, and nobody is told (they walked away).
 	EventSessionExpired = "checkout.session.expired"
-	EventChargeRefunded        = "charge.refunded"
+	EventChargeRefunded = "charge.refunded"
 )
 
 // record is what handling an event did, stored as the inbox detail (JSON)
