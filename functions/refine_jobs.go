@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/editor"
@@ -35,8 +36,9 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 	c := d.Config
 	ed := d.Editor()
 	r := &refine.Runner{
-		Config: refine.Config{BaseRefineCredits: c.BaseRefineCredits, CreditsPerUSD: c.CreditsPerUSD, MaxFileBytes: c.MaxFileBytes},
-		DB:     pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
+		Config: refine.Config{BaseRefineCredits: c.BaseRefineCredits, CreditsPerUSD: c.CreditsPerUSD, MaxFileBytes: c.MaxFileBytes,
+			Lease: c.HandlerTimeout + 30*time.Second},
+		DB: pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
 	}
 	return consumerHandler(&events.Consumer{Name: RefineJobsName, Handle: r.Handle, GiveUp: r.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
 		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}), nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -272,10 +273,17 @@ func TestJobStateMachine(t *testing.T) {
 		t.Errorf("queued -> succeeded: err = %v", err)
 	}
 	// The legal path.
-	if j, err = db.ClaimJob(ctx, f.db.Pool, j.ID); err != nil || j.State != db.JobRunning || j.Attempts != 1 {
+	if j, err = db.ClaimJob(ctx, f.db.Pool, j.ID, time.Hour); err != nil || j.State != db.JobRunning || j.Attempts != 1 {
 		t.Fatalf("claim: %+v %v", j, err)
 	}
-	if j, err = db.ClaimJob(ctx, f.db.Pool, j.ID); err != nil || j.Attempts != 2 {
+	// A second delivery while the first one's lease is live is told to come back later.
+	if _, err := db.ClaimJob(ctx, f.db.Pool, j.ID, time.Hour); !errors.Is(err, db.ErrJobBusy) || !fault.IsRetryable(err) ||
+		fault.RetryAfterOf(err) < 59*time.Minute {
+		t.Fatalf("claim under a live lease: err = %v (retry after %s), want a retryable ErrJobBusy after about an hour",
+			err, fault.RetryAfterOf(err))
+	}
+	// Once the lease has run out (the instance died), the job is reclaimed.
+	if j, err = db.ClaimJob(ctx, f.db.Pool, j.ID, 0); err != nil || j.Attempts != 2 {
 		t.Fatalf("reclaim after a crash: attempts %d, err %v", j.Attempts, err)
 	}
 	// Success needs its outcome recorded.
@@ -301,7 +309,7 @@ func TestJobStateMachine(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "succeeded -> running") {
 		t.Errorf("succeeded -> running: err = %v", err)
 	}
-	if _, err := db.ClaimJob(ctx, f.db.Pool, j.ID); !errors.Is(err, db.ErrJobFinal) {
+	if _, err := db.ClaimJob(ctx, f.db.Pool, j.ID, time.Hour); !errors.Is(err, db.ErrJobFinal) {
 		t.Errorf("claiming a finished job: err = %v, want ErrJobFinal", err)
 	}
 	if err := db.ChargeHold(ctx, f.db.Pool, j.ID, 3, "again"); !errors.Is(err, db.ErrHoldSettled) {

@@ -157,13 +157,33 @@ func CountRecentJobOutcomes(ctx context.Context, q Querier, userID int64, window
 // ErrJobFinal is returned when a job can no longer run.
 var ErrJobFinal = errors.New("job already finished")
 
-// ClaimJob moves a queued (or crashed running) job to running and counts the
-// attempt. A finished job is returned unchanged with an error wrapping
-// ErrJobFinal, so a redelivery can ack without doing anything.
-func ClaimJob(ctx context.Context, q Querier, id int64) (Job, error) {
+// ErrJobBusy is returned while another delivery holds a live lease on the job.
+var ErrJobBusy = errors.New("the job is being run by another delivery")
+
+// ClaimJob moves a queued job (or a running one whose last claim is older
+// than lease: its instance died) to running, counts the attempt and takes
+// the lease. A finished job is returned unchanged with a permanent error
+// wrapping ErrJobFinal, so a redelivery can ack without doing anything. A job
+// another delivery is running is a retryable error wrapping ErrJobBusy, with
+// the lease's remaining time as Retry-After, so the model is not called
+// twice for one job. lease 0 takes no lease (any running job is reclaimed).
+func ClaimJob(ctx context.Context, q Querier, id int64, lease time.Duration) (Job, error) {
 	j, err := scanJob(q.QueryRow(ctx, `UPDATE refine_jobs SET state = 'running', attempts = attempts + 1,
-		started_at = coalesce(started_at, now()) WHERE id = $1 AND state IN ('queued', 'running') RETURNING `+jobColumns, id))
+		started_at = coalesce(started_at, now()), claimed_at = now()
+		WHERE id = $1 AND (state = 'queued' OR (state = 'running'
+			AND (claimed_at IS NULL OR claimed_at <= now() - $2::interval)))
+		RETURNING `+jobColumns, id, lease))
 	if errors.Is(err, fault.ErrNotFound) {
+		var state string
+		var remaining time.Duration
+		err := q.QueryRow(ctx, `SELECT state, greatest(coalesce(claimed_at + $2::interval - now(), '0'), '0')
+			FROM refine_jobs WHERE id = $1`, id, lease).Scan(&state, &remaining)
+		if err != nil {
+			return Job{}, fmt.Errorf("ClaimJob(%d): %w", id, translate(err))
+		}
+		if state == JobRunning {
+			return Job{}, fault.RetryAfter(fmt.Errorf("ClaimJob(%d): %w", id, ErrJobBusy), remaining+time.Second)
+		}
 		j, err := GetJob(ctx, q, id)
 		if err != nil {
 			return Job{}, err
@@ -174,6 +194,16 @@ func ClaimJob(ctx context.Context, q Querier, id int64) (Job, error) {
 		return Job{}, fmt.Errorf("ClaimJob(%d): %w", id, err)
 	}
 	return j, nil
+}
+
+// ReleaseJobLease gives up a running job's lease, so the redelivery that a
+// retryable failure asks for can claim it at once instead of waiting the
+// lease out.
+func ReleaseJobLease(ctx context.Context, q Querier, id int64) error {
+	if _, err := q.Exec(ctx, `UPDATE refine_jobs SET claimed_at = NULL WHERE id = $1 AND state = 'running'`, id); err != nil {
+		return fmt.Errorf("ReleaseJobLease(%d): %w", id, translate(err))
+	}
+	return nil
 }
 
 // JobSuccess is what a successful refinement records.

@@ -2,6 +2,7 @@ package refine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -143,5 +144,78 @@ func TestRefusedEditsKeepFileContentsOutOfLogs(t *testing.T) {
 				t.Errorf("the failure is not logged at all:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// Two instances pushed the same job message while the model works: the
+// model is called once; the second delivery is asked to come back later,
+// and then finds the job finished.
+func TestConcurrentDeliveriesCallTheModelOnce(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	n := 0
+	var mu sync.Mutex
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		mu.Lock()
+		n++
+		first := n == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release
+		}
+		return refine.EditOutcome{Content: []byte("package b\n"), Diff: "d", Edits: 1}, nil
+	})
+	b.runner.Config.Lease = time.Minute
+	j, m := b.job(t, db.ModeLLM, 10)
+	first := make(chan error, 1)
+	go func() { first <- b.runner.Handle(context.Background(), m) }()
+	<-started
+	err := b.runner.Handle(context.Background(), m)
+	if !errors.Is(err, db.ErrJobBusy) || !fault.IsRetryable(err) {
+		t.Fatalf("second delivery while the first runs: err = %v, want a retryable ErrJobBusy", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// The redelivery of the second finds the job done and does nothing more.
+	if err := b.runner.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("the model was called %d times for one job, want 1", n)
+	}
+	got, u := b.state(t, j.ID)
+	if got.State != db.JobSucceeded || got.ChargedCredits != 1 || u.Balance != 19 || len(b.tg.Sent(chat)) != 1 {
+		t.Errorf("job %s charged %d, balance %d, %d replies; want succeeded, 1, 19, 1", got.State, got.ChargedCredits, u.Balance, len(b.tg.Sent(chat)))
+	}
+}
+
+// A retryable failure hands the job back at once: the redelivery does not
+// wait for the lease to run out.
+func TestRetryableFailureReleasesTheLease(t *testing.T) {
+	t.Parallel()
+	tries := 0
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		tries++
+		if tries == 1 {
+			return refine.EditOutcome{}, fault.RetryAfter(errors.New("429 from the model"), time.Second)
+		}
+		return refine.EditOutcome{Content: []byte("package b\n"), Diff: "d", Edits: 1}, nil
+	})
+	b.runner.Config.Lease = time.Hour
+	j, m := b.job(t, db.ModeLLM, 10)
+	if err := b.runner.Handle(context.Background(), m); !fault.IsRetryable(err) || errors.Is(err, db.ErrJobBusy) {
+		t.Fatalf("first delivery: err = %v, want the model's retryable error", err)
+	}
+	if err := b.runner.Handle(context.Background(), m); err != nil {
+		t.Fatalf("redelivery: %v (the lease was not released)", err)
+	}
+	if got, _ := b.state(t, j.ID); got.State != db.JobSucceeded || got.Attempts != 2 {
+		t.Errorf("job %s after %d attempts, want succeeded after 2", got.State, got.Attempts)
 	}
 }

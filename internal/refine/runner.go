@@ -79,6 +79,11 @@ type Config struct {
 	BaseRefineCredits int64
 	CreditsPerUSD     float64
 	MaxFileBytes      int64
+	// Lease is how long a delivery owns a job it claimed: longer than one
+	// delivery can run (the consumer's deadline), so a duplicate delivery
+	// never runs the model a second time while the first still works; a
+	// dead instance's job is picked up again once the lease runs out.
+	Lease time.Duration
 }
 
 // Runner is the RefineJobs consumer.
@@ -109,7 +114,7 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 		return err
 	}
 	ctx = logging.With(ctx, slog.Int64("job_id", id))
-	j, err := db.ClaimJob(ctx, r.DB.Pool, id)
+	j, err := db.ClaimJob(ctx, r.DB.Pool, id, r.Config.Lease)
 	if errors.Is(err, db.ErrJobFinal) {
 		// A redelivery: the outcome is recorded; make sure it was told.
 		return r.Reply(ctx, id)
@@ -119,7 +124,11 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	}
 	if err := r.run(ctx, j); err != nil {
 		if !fault.IsPermanent(err) {
-			return err // handed back: the redelivery claims the job again
+			// Handed back: the redelivery claims the job again, at once.
+			if lerr := db.ReleaseJobLease(context.WithoutCancel(ctx), r.DB.Pool, id); lerr != nil {
+				r.Logger.WarnContext(ctx, "job lease not released; the retry waits for it to run out", "error", lerr.Error())
+			}
+			return err
 		}
 		// The transport acknowledges a permanent error, so nothing would
 		// ever finish this job: fail it (releasing its credits) and say so.
