@@ -40,7 +40,7 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 	b := bot.New(bot.Config{
 		WelcomeCredits: c.FreeCredits, BaseRefineCredits: c.BaseRefineCredits, MaxRefineCredits: c.MaxRefineCredits,
 		RefineRateLimit: c.RefineRateLimit, RefineRateWindow: c.RefineRateWindow, MaxFileBytes: c.MaxFileBytes,
-		EditBackend: c.EditBackend,
+		EditBackend: c.EditBackend, NoModel: c.LLMAPIKey == "",
 	}, bot.Deps{
 		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Keys: keys, Billing: botBilling{svc},
 		ValidatePath: storage.ValidatePath, IsDirect: editblock.IsDirect, Logger: d.Logger,

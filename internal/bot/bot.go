@@ -78,6 +78,9 @@ type Config struct {
 	RefineRateWindow time.Duration
 	MaxFileBytes     int64
 	EditBackend      string // llm or aider: the mode of a job that is not a direct edit
+	// NoModel: the operator configured no model key, so an instruction in
+	// plain words works only with the user's own /setkey key.
+	NoModel bool
 }
 
 // Deps are the bot's collaborators.

@@ -415,3 +415,22 @@ func TestUndecodableUpdatesAcked(t *testing.T) {
 		t.Errorf("%d calls for undecodable updates", n)
 	}
 }
+
+// Without a model key, an instruction in plain words is refused at once
+// (no job, nothing held), while a direct edit and a user's own key work.
+func TestNoModelConfigured(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *bot.Config) { c.NoModel = true })
+	const u = 41
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	expect(t, f.say(u, "/refine a.go add logging"), "No model is set up for this bot, so I can only apply edits you write yourself")
+	var jobs int
+	if err := f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM refine_jobs`).Scan(&jobs); err != nil || jobs != 0 {
+		t.Fatalf("%d jobs after the refusal (err %v), want 0", jobs, err)
+	}
+	direct := "/refine a.go a.go\n<<<<<<< SEARCH\npackage a\n=======\npackage b\n>>>>>>> REPLACE"
+	expect(t, f.say(u, direct), "Working on a.go")
+	f.say(u, "/setkey sk-or-v1-abcdefghijklmnop")
+	expect(t, f.say(u, "/refine a.go add logging"), "Working on a.go")
+}

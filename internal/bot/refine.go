@@ -66,6 +66,10 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 	mode, hold := b.cfg.EditBackend, b.cfg.MaxRefineCredits
 	if b.IsDirect(instr) {
 		mode, hold = db.ModeDirect, b.cfg.BaseRefineCredits
+	} else if b.cfg.NoModel && b.cfg.EditBackend == db.ModeLLM && u.LLMKeyEncrypted == nil {
+		// Said now, not after "Working on…": no job, nothing held.
+		return Plan{}, refuse("No model is set up for this bot, so I can only apply edits you write yourself: "+
+			"SEARCH/REPLACE blocks or a unified diff for %s. /setkey YOUR_KEY lets me use your own model key.", path)
 	}
 	// The user row's lock serializes this user's job creation across
 	// instances, so the count below cannot race.

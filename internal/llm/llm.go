@@ -26,6 +26,10 @@ import (
 	"github.com/devbot-hq/devbot/internal/fault"
 )
 
+// ErrNoKey means no key was configured and the user has none of their own:
+// nothing was sent. It wraps fault.ErrUnauthorized's class (permanent).
+var ErrNoKey = errors.New("no API key")
+
 // Config configures a Client.
 type Config struct {
 	BaseURL    string
@@ -112,7 +116,8 @@ func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string
 		key = c.cfg.APIKey
 	}
 	if key == "" {
-		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: no API key for the model endpoint %s: set LLM_API_KEY, or your own key with /setkey", fault.ErrUnauthorized, c.cfg.BaseURL))
+		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: %w for the model endpoint %s: set LLM_API_KEY, or your own key with /setkey",
+			fault.ErrUnauthorized, ErrNoKey, c.cfg.BaseURL))
 	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(c.cfg.BaseURL + "/"),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/llm"
 	"github.com/devbot-hq/devbot/internal/refine"
 	"github.com/devbot-hq/devbot/internal/reply"
 	"github.com/devbot-hq/devbot/internal/telegram"
@@ -217,5 +218,23 @@ func TestRetryableFailureReleasesTheLease(t *testing.T) {
 	}
 	if got, _ := b.state(t, j.ID); got.State != db.JobSucceeded || got.Attempts != 2 {
 		t.Errorf("job %s after %d attempts, want succeeded after 2", got.State, got.Attempts)
+	}
+}
+
+// With no model key anywhere, the job is rejected in plain words, uncharged.
+func TestNoModelKeyIsExplained(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		return refine.EditOutcome{}, fault.AsPermanent(fmt.Errorf("%w: %w", fault.ErrUnauthorized, llm.ErrNoKey))
+	})
+	j, m := b.job(t, db.ModeLLM, 10)
+	if err := b.runner.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	got, u := b.state(t, j.ID)
+	sent := b.tg.Sent(chat)
+	if got.State != db.JobRejected || u.Balance != 20 || u.Held != 0 || len(sent) != 1 ||
+		!strings.Contains(sent[0].Text(), "No model is set up for this bot") {
+		t.Errorf("job %s, balance %d held %d, replies %d (%q)", got.State, u.Balance, u.Held, len(sent), sent)
 	}
 }

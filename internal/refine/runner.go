@@ -14,6 +14,7 @@ import (
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/llm"
 	"github.com/devbot-hq/devbot/internal/logging"
 	"github.com/devbot-hq/devbot/internal/reply"
 	"github.com/devbot-hq/devbot/internal/secretbox"
@@ -314,6 +315,9 @@ func explain(j db.Job, err error, ownKey bool, attempts int) (state, kind, msg s
 		sb.WriteString("\nTry a sharper instruction: name the function or the lines to change and say exactly what they should do, " +
 			"e.g. \"in run, return an error instead of calling panic\".")
 		return db.JobFailed, "model", sb.String()
+	case errors.Is(err, llm.ErrNoKey):
+		return db.JobRejected, "no_model", fmt.Sprintf("No model is set up for this bot, so I could not change %s. Nothing was charged. "+
+			"Send SEARCH/REPLACE blocks or a unified diff instead, or /setkey YOUR_KEY to use your own model key.", j.Path)
 	case errors.Is(err, fault.ErrUnauthorized) && ownKey:
 		return db.JobFailed, "key", fmt.Sprintf("The model service rejected your API key (the one you set with /setkey), "+
 			"so %s was not changed. Nothing was charged. /setkey NEW_KEY sets another; /delkey goes back to the bot's model.", j.Path)
