@@ -128,6 +128,20 @@ func needArgs(req Request) error {
 }
 
 // fileOf finds path in project, or refuses naming the files there are.
+// namedFile resolves the PATH argument of a command (/get, /open, /undo,
+// /history) to a file of the user's current project.
+func namedFile(ctx context.Context, q db.Querier, u db.User, req Request) (db.Project, db.File, error) {
+	if err := needArgs(req); err != nil {
+		return db.Project{}, db.File{}, err
+	}
+	p, err := currentProject(ctx, q, u)
+	if err != nil {
+		return db.Project{}, db.File{}, err
+	}
+	f, err := fileOf(ctx, q, p, req.Args)
+	return p, f, err
+}
+
 func fileOf(ctx context.Context, q db.Querier, p db.Project, path string) (db.File, error) {
 	f, err := db.FileByPath(ctx, q, p.ID, path)
 	if !errors.Is(err, fault.ErrNotFound) {

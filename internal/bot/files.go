@@ -127,14 +127,7 @@ func (b *Bot) upload(ctx context.Context, tx pgx.Tx, u db.User, req Request, pre
 }
 
 func (b *Bot) get(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	if err := needArgs(req); err != nil {
-		return Plan{}, err
-	}
-	p, err := currentProject(ctx, tx, u)
-	if err != nil {
-		return Plan{}, err
-	}
-	f, err := fileOf(ctx, tx, p, req.Args)
+	p, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -145,14 +138,7 @@ func (b *Bot) get(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prep
 }
 
 func (b *Bot) history(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	if err := needArgs(req); err != nil {
-		return Plan{}, err
-	}
-	p, err := currentProject(ctx, tx, u)
-	if err != nil {
-		return Plan{}, err
-	}
-	f, err := fileOf(ctx, tx, p, req.Args)
+	p, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -198,14 +184,7 @@ func ago(t time.Time) string {
 }
 
 func (b *Bot) undo(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	if err := needArgs(req); err != nil {
-		return Plan{}, err
-	}
-	p, err := currentProject(ctx, tx, u)
-	if err != nil {
-		return Plan{}, err
-	}
-	f, err := fileOf(ctx, tx, p, req.Args)
+	p, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err
 	}

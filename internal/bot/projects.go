@@ -126,14 +126,7 @@ func (b *Bot) files(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pr
 }
 
 func (b *Bot) open(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	if err := needArgs(req); err != nil {
-		return Plan{}, err
-	}
-	p, err := currentProject(ctx, tx, u)
-	if err != nil {
-		return Plan{}, err
-	}
-	f, err := fileOf(ctx, tx, p, req.Args)
+	_, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err
 	}
