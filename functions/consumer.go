@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -25,4 +26,23 @@ func consumerHandler(c *events.Consumer) http.Handler {
 		}
 		c.ServeHTTP(w, r)
 	})
+}
+
+// consumer serves a push subscription with the settings every consumer
+// shares: the delivery limit and deadline from the configuration, push
+// authentication when configured, the inbox for rejections, and the
+// dead-letter route.
+func (d *Deps) consumer(ctx context.Context, name string, handle func(context.Context, events.Message) error,
+	giveUp func(context.Context, events.Message, error) error) (http.Handler, error) {
+	pool, err := d.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := d.PushAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return consumerHandler(&events.Consumer{Name: name, Handle: handle, GiveUp: giveUp,
+		MaxAttempts: d.Config.MaxDeliveryAttempts, Timeout: d.Config.HandlerTimeout,
+		Logger: d.Logger, Auth: auth, DB: pool}), nil
 }

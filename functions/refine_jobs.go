@@ -10,7 +10,6 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/editor"
-	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/refine"
 )
@@ -29,10 +28,6 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := d.PushAuth(ctx)
-	if err != nil {
-		return nil, err
-	}
 	c := d.Config
 	ed := d.Editor()
 	r := &refine.Runner{
@@ -40,8 +35,7 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 			Lease: c.HandlerTimeout + 30*time.Second},
 		DB: pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
 	}
-	return consumerHandler(&events.Consumer{Name: RefineJobsName, Handle: r.Handle, GiveUp: r.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
-		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}), nil
+	return d.consumer(ctx, RefineJobsName, r.Handle, r.GiveUp)
 }
 
 // EditorAdapter adapts editor.Editor to the runner's Editor.

@@ -16,32 +16,17 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := d.DB(ctx)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := d.PushAuth(ctx)
-	if err != nil {
-		return nil, err
-	}
 	logger := d.Logger
-	return consumerHandler(&events.Consumer{
-		Name: billing.Consumer,
-		// The data is the raw event the webhook verified; verifying again
-		// here would fail once a redelivery is more than 5 minutes late.
-		Handle: func(ctx context.Context, m events.Message) error { return svc.HandleEvent(ctx, m.Data) },
-		// An event that failed every attempt (a refund whose payment never
-		// arrived, a database down for hours) needs a person: say so loudly.
-		GiveUp: func(ctx context.Context, m events.Message, cause error) error {
-			logger.ErrorContext(ctx, "stripe event given up: reconcile it in the Stripe Dashboard",
-				"stripe_event", m.Attributes[billing.AttrEventID], "event_type", m.Attributes[billing.AttrEventType],
-				"error", cause.Error())
-			return nil
-		},
-		MaxAttempts: d.Config.MaxDeliveryAttempts,
-		Timeout:     d.Config.HandlerTimeout,
-		Logger:      logger,
-		Auth:        auth,
-		DB:          pool,
-	}), nil
+	// The data is the raw event the webhook verified; verifying again here
+	// would fail once a redelivery is more than 5 minutes late.
+	handle := func(ctx context.Context, m events.Message) error { return svc.HandleEvent(ctx, m.Data) }
+	// An event that failed every attempt (a refund whose payment never
+	// arrived, a database down for hours) needs a person: say so loudly.
+	giveUp := func(ctx context.Context, m events.Message, cause error) error {
+		logger.ErrorContext(ctx, "stripe event given up: reconcile it in the Stripe Dashboard",
+			"stripe_event", m.Attributes[billing.AttrEventID], "event_type", m.Attributes[billing.AttrEventType],
+			"error", cause.Error())
+		return nil
+	}
+	return d.consumer(ctx, billing.Consumer, handle, giveUp)
 }

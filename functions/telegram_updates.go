@@ -6,7 +6,6 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/bot"
 	"github.com/devbot-hq/devbot/internal/editblock"
-	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/storage"
 )
 
@@ -32,10 +31,6 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := d.PushAuth(ctx)
-	if err != nil {
-		return nil, err
-	}
 	c := d.Config
 	b := bot.New(bot.Config{
 		WelcomeCredits: c.FreeCredits, BaseRefineCredits: c.BaseRefineCredits, MaxRefineCredits: c.MaxRefineCredits,
@@ -45,6 +40,5 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Keys: keys, Billing: botBilling{svc},
 		ValidatePath: storage.ValidatePath, IsDirect: editblock.IsDirect, Logger: d.Logger,
 	})
-	return consumerHandler(&events.Consumer{Name: bot.Consumer, Handle: b.Handle, GiveUp: b.GiveUp, MaxAttempts: c.MaxDeliveryAttempts,
-		Timeout: c.HandlerTimeout, Logger: d.Logger, Auth: auth, DB: pool}), nil
+	return d.consumer(ctx, bot.Consumer, b.Handle, b.GiveUp)
 }
