@@ -93,10 +93,7 @@ func (l *Local) bucketExists(r *os.Root, bucket string) (bool, error) {
 // Get implements Backend.
 func (l *Local) Get(ctx context.Context, bucket, key string) (_ Object, err error) {
 	defer fault.Wrap(&err, "Get(%s, %q)", bucket, key)
-	if err := validateBucket(bucket); err != nil {
-		return Object{}, err
-	}
-	if err := validateKey(key, "path"); err != nil {
+	if err := validateKeys(bucket, key); err != nil {
 		return Object{}, err
 	}
 	r, err := l.open(ctx)
@@ -264,13 +261,8 @@ func writeTemp(r *os.Root, data []byte) (string, error) {
 // left empty are removed, as Supabase shows no empty folders.
 func (l *Local) Delete(ctx context.Context, bucket string, keys ...string) (err error) {
 	defer fault.Wrap(&err, "Delete(%s, %d keys)", bucket, len(keys))
-	if err := validateBucket(bucket); err != nil {
+	if err := validateKeys(bucket, keys...); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		if err := validateKey(k, "path"); err != nil {
-			return err
-		}
 	}
 	r, err := l.open(ctx)
 	if err != nil {

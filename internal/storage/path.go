@@ -156,14 +156,24 @@ func validateFolder(prefix string) (string, error) {
 // validatePut checks an upload's arguments before any adapter does work, so
 // both refuse the same inputs with the same errors.
 func validatePut(bucket, key string, data []byte) error {
-	if err := validateBucket(bucket); err != nil {
-		return err
-	}
-	if err := validateKey(key, "path"); err != nil {
+	if err := validateKeys(bucket, key); err != nil {
 		return err
 	}
 	if len(data) > MaxObjectBytes {
 		return tooLarge("the object", int64(len(data)), MaxObjectBytes)
+	}
+	return nil
+}
+
+// validateKeys checks a bucket and object keys before any request is made.
+func validateKeys(bucket string, keys ...string) error {
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := validateKey(k, "path"); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -163,10 +163,7 @@ func redact(s, key string) string {
 // Get implements Backend, on the authenticated download route.
 func (s *Supabase) Get(ctx context.Context, bucket, key string) (_ Object, err error) {
 	defer fault.Wrap(&err, "Get(%s, %q)", bucket, key)
-	if err := validateBucket(bucket); err != nil {
-		return Object{}, err
-	}
-	if err := validateKey(key, "path"); err != nil {
+	if err := validateKeys(bucket, key); err != nil {
 		return Object{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.objectURL("/object/authenticated/", bucket, key), nil)
@@ -222,13 +219,8 @@ func (s *Supabase) Put(ctx context.Context, bucket, key string, data []byte, opt
 // Delete implements Backend.
 func (s *Supabase) Delete(ctx context.Context, bucket string, keys ...string) (err error) {
 	defer fault.Wrap(&err, "Delete(%s, %d keys)", bucket, len(keys))
-	if err := validateBucket(bucket); err != nil {
+	if err := validateKeys(bucket, keys...); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		if err := validateKey(k, "path"); err != nil {
-			return err
-		}
 	}
 	for batch := range chunks(keys, deleteBatch) {
 		var removed []storage_go.FileUploadResponse
