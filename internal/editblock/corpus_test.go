@@ -2,6 +2,7 @@ package editblock
 
 import (
 	"errors"
+	"github.com/devbot-hq/devbot/internal/editblock/editblocktest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,37 +30,10 @@ type corpusCase struct {
 func parseCase(t *testing.T, name string, data string) corpusCase {
 	t.Helper()
 	c := corpusCase{name: name, path: "app.py"}
-	sections := map[string]string{}
-	var cur string
-	var buf strings.Builder
-	var flags string
-	flush := func() {
-		if cur == "" {
-			return
-		}
-		s := buf.String()
-		if strings.Contains(flags, "noeol") {
-			s = strings.TrimSuffix(s, "\n")
-		}
-		if strings.Contains(flags, "crlf") {
-			s = strings.ReplaceAll(s, "\n", "\r\n")
-		}
-		sections[cur] = s
+	sections, err := editblocktest.Sections([]byte(data))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	for _, l := range strings.SplitAfter(data, "\n") {
-		tl := strings.TrimRight(l, "\n")
-		if strings.HasPrefix(tl, "-- ") && strings.HasSuffix(tl, " --") {
-			flush()
-			buf.Reset()
-			f := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(tl, "-- "), " --"))
-			cur, flags = f[0], strings.Join(f[1:], " ")
-			continue
-		}
-		if cur != "" {
-			buf.WriteString(l)
-		}
-	}
-	flush()
 	if p, ok := sections["path"]; ok {
 		c.path = strings.TrimSpace(p)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/devbot-hq/devbot/internal/editblock/editblocktest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,39 +40,10 @@ func readHeldout(t *testing.T, path string) heldoutCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sections := map[string]string{}
-	var cur, flags string
-	var b strings.Builder
-	flush := func() {
-		if cur == "" {
-			return
-		}
-		s := b.String()
-		if strings.Contains(flags, "noeol") {
-			s = strings.TrimSuffix(s, "\n")
-		}
-		if strings.Contains(flags, "crlf") {
-			s = strings.ReplaceAll(s, "\n", "\r\n")
-		}
-		if _, dup := sections[cur]; dup {
-			t.Fatalf("%s: section %q twice", path, cur)
-		}
-		sections[cur] = s
+	sections, err := editblocktest.Sections(data)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	for _, l := range strings.SplitAfter(string(data), "\n") {
-		tl := strings.TrimRight(l, "\n")
-		if strings.HasPrefix(tl, "-- ") && strings.HasSuffix(tl, " --") && len(tl) > 6 {
-			flush()
-			b.Reset()
-			f := strings.Fields(tl[3 : len(tl)-3])
-			cur, flags = f[0], strings.Join(f[1:], " ")
-			continue
-		}
-		if cur != "" {
-			b.WriteString(l)
-		}
-	}
-	flush()
 	c := heldoutCase{name: strings.TrimSuffix(filepath.Base(path), ".txtar"), filename: "original.txt"}
 	for k := range sections {
 		switch k {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/devbot-hq/devbot/internal/editblock/editblocktest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,36 +18,10 @@ func corpusSections(t *testing.T, name string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
-	var cur, flags string
-	var b strings.Builder
-	flush := func() {
-		if cur == "" {
-			return
-		}
-		s := b.String()
-		if strings.Contains(flags, "noeol") {
-			s = strings.TrimSuffix(s, "\n")
-		}
-		if strings.Contains(flags, "crlf") {
-			s = strings.ReplaceAll(s, "\n", "\r\n")
-		}
-		out[cur] = s
+	out, err := editblocktest.Sections(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	for _, l := range strings.SplitAfter(string(data), "\n") {
-		tl := strings.TrimRight(l, "\n")
-		if strings.HasPrefix(tl, "-- ") && strings.HasSuffix(tl, " --") {
-			flush()
-			b.Reset()
-			f := strings.Fields(tl[3 : len(tl)-3])
-			cur, flags = f[0], strings.Join(f[1:], " ")
-			continue
-		}
-		if cur != "" {
-			b.WriteString(l)
-		}
-	}
-	flush()
 	return out
 }
 

@@ -1,0 +1,50 @@
+// Package editblocktest reads the edit engine's test cases: txtar-like files
+// whose sections ("-- name flags --") hold a file, a model's reply and the
+// expected outcome. A section's flags set bytes a text file cannot show:
+// "noeol" drops its final newline, "crlf" turns its line endings into CRLF.
+package editblocktest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Sections splits a case into its named sections. A section named twice is
+// an error.
+func Sections(data []byte) (map[string]string, error) {
+	out := map[string]string{}
+	var cur, flags string
+	var b strings.Builder
+	var err error
+	flush := func() {
+		if cur == "" {
+			return
+		}
+		s := b.String()
+		if strings.Contains(flags, "noeol") {
+			s = strings.TrimSuffix(s, "\n")
+		}
+		if strings.Contains(flags, "crlf") {
+			s = strings.ReplaceAll(s, "\n", "\r\n")
+		}
+		if _, dup := out[cur]; dup && err == nil {
+			err = fmt.Errorf("section %q appears twice", cur)
+		}
+		out[cur] = s
+	}
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		tl := strings.TrimRight(l, "\n")
+		if strings.HasPrefix(tl, "-- ") && strings.HasSuffix(tl, " --") && len(tl) > 6 {
+			flush()
+			b.Reset()
+			f := strings.Fields(tl[3 : len(tl)-3])
+			cur, flags = f[0], strings.Join(f[1:], " ")
+			continue
+		}
+		if cur != "" {
+			b.WriteString(l)
+		}
+	}
+	flush()
+	return out, err
+}
