@@ -26,14 +26,18 @@ func (s *Service) BalanceText(ctx context.Context, userID int64) (text string, e
 	if err != nil {
 		return "", err
 	}
-	return balanceText(u, entries), nil
+	return FormatBalance(u, entries), nil
 }
 
-func balanceText(u db.User, entries []db.LedgerEntry) string {
+// FormatBalance renders a balance and its newest ledger entries, the
+// credits the user can spend first: "17 credits, plus 10 held for a
+// refinement in progress. Last: −3 refine cmd/main.go · +20 welcome. /buy
+// for more."
+func FormatBalance(u db.User, entries []db.LedgerEntry) string {
 	var b strings.Builder
-	b.WriteString(credits(u.Balance))
+	b.WriteString(credits(u.Available()))
 	if u.Held > 0 {
-		fmt.Fprintf(&b, " (%d held for a refinement in progress, %d free)", u.Held, u.Available())
+		fmt.Fprintf(&b, ", plus %d held for a refinement in progress", u.Held)
 	}
 	b.WriteString(".")
 	if len(entries) > 0 {

@@ -43,7 +43,7 @@ func TestBalanceText(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The Stripe purchase is pending: only the ledger moves the balance.
-	want := "17 credits (10 held for a refinement in progress, 7 free). Last: −3 refine cmd/&lt;main&gt;.go · +20 welcome. /buy for more."
+	want := "7 credits, plus 10 held for a refinement in progress. Last: −3 refine cmd/&lt;main&gt;.go · +20 welcome. /buy for more."
 	if text != want {
 		t.Errorf("after a refinement:\n got %q\nwant %q", text, want)
 	}

@@ -2,12 +2,12 @@ package bot
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devbot-hq/devbot/internal/billing"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/reply"
 )
@@ -24,39 +24,7 @@ func (b *Bot) balance(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ 
 	if err != nil {
 		return Plan{}, err
 	}
-	return done(reply.Reply{HTML: BalanceText(u, es)}), nil
-}
-
-// BalanceText is "17 credits. Last: −3 refine cmd/main.go · +20 welcome.
-// /buy for more."
-func BalanceText(u db.User, recent []db.LedgerEntry) string {
-	var sb strings.Builder
-	sb.WriteString(plural(int(u.Available()), "credit"))
-	if u.Held > 0 {
-		sb.WriteString(fmt.Sprintf(", plus %d held for a refinement in progress", u.Held))
-	}
-	sb.WriteString(".")
-	if len(recent) > 0 {
-		sb.WriteString(" Last: ")
-		for i, e := range recent {
-			if i > 0 {
-				sb.WriteString(" · ")
-			}
-			sign := "+"
-			n := e.Amount
-			if n < 0 {
-				sign, n = "−", -n
-			}
-			desc := e.Description
-			if desc == "" {
-				desc = e.Kind
-			}
-			sb.WriteString(reply.HTMLf("%s%d %s", sign, n, desc))
-		}
-		sb.WriteString(".")
-	}
-	sb.WriteString(" /buy for more.")
-	return sb.String()
+	return done(reply.Reply{HTML: billing.FormatBalance(u, es)}), nil
 }
 
 func (b *Bot) buy(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
