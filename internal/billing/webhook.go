@@ -3,9 +3,13 @@ package billing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v82/webhook"
 
@@ -30,7 +34,8 @@ type publisher interface {
 // WebhookHandler is StripeWebhook: it verifies the signature on the raw
 // body, publishes the raw event (attributes event_id and event_type), and
 // answers 200 only once the publish is confirmed. A missing or malformed
-// header, a signature that does not match or a stale timestamp answers 400
+// header, a signature that does not match, a stale timestamp or one more
+// than 5 minutes in the future answers 400
 // with a reason that names the failed check (never the secret) and
 // publishes nothing; a failed publish answers 503 so Stripe retries.
 func WebhookHandler(secret string, pub publisher, logger *slog.Logger) http.Handler {
@@ -63,6 +68,16 @@ func WebhookHandler(secret string, pub publisher, logger *slog.Logger) http.Hand
 			http.Error(w, reason, http.StatusBadRequest)
 			return
 		}
+		if ahead := signedAhead(r.Header.Get("Stripe-Signature"), time.Now()); ahead > MaxFutureSkew {
+			// stripe-go refuses only old timestamps: a signature dated far
+			// ahead would stay inside the tolerance, and replayable, for as
+			// long as it is ahead.
+			reason := fmt.Sprintf("future timestamp: the signature is dated %s ahead, more than the %s allowed for clock skew (a wrong clock or a forged date)",
+				ahead.Round(time.Second), MaxFutureSkew)
+			logger.WarnContext(ctx, "stripe webhook refused", "reason", "future timestamp", "ahead_s", int64(ahead.Seconds()))
+			http.Error(w, reason, http.StatusBadRequest)
+			return
+		}
 		if ev.ID == "" || ev.Type == "" {
 			logger.WarnContext(ctx, "stripe webhook refused", "reason", "event without id or type")
 			http.Error(w, "signed, but not a Stripe event (no id or type)", http.StatusBadRequest)
@@ -81,6 +96,28 @@ func WebhookHandler(secret string, pub publisher, logger *slog.Logger) http.Hand
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"received":true}`)
 	})
+}
+
+// MaxFutureSkew is how far ahead of our clock a signature's timestamp may
+// be: the same 5 minutes Stripe's tolerance allows in the past.
+const MaxFutureSkew = webhook.DefaultTolerance
+
+// signedAhead is how far the Stripe-Signature header's timestamp is ahead of
+// now (0 or less when it is not). It reads the header as stripe-go does (the
+// last t= wins), and is called only once the signature verified, so the
+// timestamp is the one that was signed.
+func signedAhead(header string, now time.Time) time.Duration {
+	var t int64
+	for _, pair := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(pair, "t="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0 // stripe-go refused it already
+			}
+			t = n
+		}
+	}
+	return time.Unix(t, 0).Sub(now)
 }
 
 // verifyFailure names the check that failed: most failures in the field are

@@ -87,7 +87,13 @@ func TestWebhookVerifiesBeforePublishing(t *testing.T) {
 	}{
 		{"valid", payload, sign(payload, webhookSecret, now), 200, ""},
 		{"valid during a secret roll", payload, rolled, 200, ""},
-		{"valid from the future", payload, sign(payload, webhookSecret, now.Add(time.Hour)), 200, ""},
+		// Stripe's library refuses only old timestamps; one from far ahead
+		// would stay valid (and replayable) until long after it was sent.
+		{"an hour in the future", payload, sign(payload, webhookSecret, now.Add(time.Hour)), 400, "future timestamp"},
+		{"4 minutes ahead (clock skew)", payload, sign(payload, webhookSecret, now.Add(4*time.Minute)), 200, ""},
+		{"4 minutes old", payload, sign(payload, webhookSecret, now.Add(-4*time.Minute)), 200, ""},
+		{"future, but the latest t= is now", payload, "t=" + itoa(now.Add(time.Hour).Unix()) + "," + sign(payload, webhookSecret, now), 200, ""},
+		{"now, but the latest t= is in the future", payload, sign(payload, webhookSecret, now) + ",t=" + itoa(now.Add(time.Hour).Unix()), 400, "no v1 signature matches"},
 		{"other API version", bytes.Replace(payload, []byte(stripetest.APIVersion), []byte("2020-08-27"), 1),
 			sign(bytes.Replace(payload, []byte(stripetest.APIVersion), []byte("2020-08-27"), 1), webhookSecret, now), 200, ""},
 		{"tampered body", bytes.Replace(payload, []byte("cs_1"), []byte("cs_2"), 1), sign(payload, webhookSecret, now), 400, "no v1 signature matches"},
