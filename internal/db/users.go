@@ -47,28 +47,35 @@ type TelegramUser struct {
 // EnsureUser registers a user on first contact, with welcome credits, and
 // refreshes the chat and names on later contacts. created reports whether
 // this call registered them.
+//
+// The user row and the welcome credit are one statement, so they commit
+// together whatever q is (the pool, in autocommit, or a transaction): a
+// failure between them would leave a user whose next contact finds them
+// registered and never grants the credits. Concurrent first contacts
+// serialize on the telegram_id key; one of them creates, and the welcome's
+// cause ("welcome:<user>") makes a second grant impossible anyway.
 func EnsureUser(ctx context.Context, q Querier, tu TelegramUser, welcomeCredits int64) (u User, created bool, err error) {
+	// The ledger trigger moves users.balance at the end of the statement,
+	// when the inserted row is visible to it.
 	row := q.QueryRow(ctx, `
-		INSERT INTO users (telegram_id, chat_id, first_name, username) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (telegram_id) DO UPDATE
-		   SET chat_id = EXCLUDED.chat_id, first_name = EXCLUDED.first_name,
-		       username = EXCLUDED.username, updated_at = now()
-		RETURNING (xmax = 0)`, tu.TelegramID, tu.ChatID, tu.FirstName, tu.Username)
+		WITH u AS (
+			INSERT INTO users (telegram_id, chat_id, first_name, username) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (telegram_id) DO UPDATE
+			   SET chat_id = EXCLUDED.chat_id, first_name = EXCLUDED.first_name,
+			       username = EXCLUDED.username, updated_at = now()
+			RETURNING id, (xmax = 0) AS created
+		), welcome AS (
+			INSERT INTO credit_ledger (user_id, amount, kind, cause, description)
+			SELECT id, $5::bigint, '`+KindWelcome+`', 'welcome:' || id, 'welcome' FROM u WHERE created AND $5::bigint > 0
+			ON CONFLICT (cause) DO NOTHING
+		)
+		SELECT created FROM u`, tu.TelegramID, tu.ChatID, tu.FirstName, tu.Username, welcomeCredits)
 	if err := row.Scan(&created); err != nil {
 		return User{}, false, fmt.Errorf("EnsureUser(%d): %w", tu.TelegramID, translate(err))
 	}
 	u, err = UserByTelegramID(ctx, q, tu.TelegramID)
 	if err != nil {
 		return User{}, false, err
-	}
-	if created && welcomeCredits > 0 {
-		if _, err := AddLedgerEntry(ctx, q, LedgerEntry{
-			UserID: u.ID, Amount: welcomeCredits, Kind: KindWelcome,
-			Cause: fmt.Sprintf("welcome:%d", u.ID), Description: "welcome",
-		}); err != nil {
-			return User{}, false, err
-		}
-		u.Balance += welcomeCredits
 	}
 	return u, created, nil
 }
