@@ -51,6 +51,13 @@ func TestStripeEventsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	user := strconv.FormatInt(u.ID, 10)
+	// /buy records the payment before the user sees the Checkout link; the
+	// event credits what that row says.
+	if _, _, err := db.InsertPayment(ctx, pool.Pool, db.NewPayment{UserID: u.ID, Provider: db.ProviderStripe,
+		CheckoutSessionID: "cs_test_fn", Credits: 100, Amount: 500, Currency: "usd", Status: db.PaymentPending,
+		SourceUpdateID: 501}); err != nil {
+		t.Fatal(err)
+	}
 	payload := stripetest.Event(t, "evt_fn", billing.EventCheckoutCompleted, map[string]any{
 		"id": "cs_test_fn", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
 		"client_reference_id": user, "metadata": map[string]string{"user_id": user, "credits": "100"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stripe/stripe-go/v82"
@@ -12,22 +13,21 @@ import (
 	"github.com/devbot-hq/devbot/internal/fault"
 )
 
-// Metadata keys /buy puts on a Checkout Session.
+// Metadata keys /buy puts on a Checkout Session. The event's metadata only
+// names the buyer, as a cross-check: how many credits a session buys is what
+// /buy recorded in its payment row, never what an event says.
 const (
-	metadataUserID  = "user_id"
-	metadataCredits = "credits"
+	metadataUserID = "user_id"
 )
 
-// purchase is whose credits a Checkout Session bought, as /buy recorded it
-// in the session.
+// purchase is whose credits a Checkout Session bought, as the session says.
 type purchase struct {
-	UserID  int64
-	Credits int64 // 0 when the metadata does not say; the recorded payment then does
+	UserID int64
 }
 
 // sessionRef reads the buyer from client_reference_id (or, failing that,
-// the metadata) and the credits from the metadata. A session that names no
-// user of ours, or two different ones, is a permanent error.
+// the metadata). A session that names no user of ours, or two different
+// ones, is a permanent error.
 func sessionRef(cs *stripe.CheckoutSession) (purchase, error) {
 	if cs.ID == "" {
 		return purchase{}, fault.Permanentf("%w: checkout session without id", fault.ErrInvalid)
@@ -44,15 +44,7 @@ func sessionRef(cs *stripe.CheckoutSession) (purchase, error) {
 		return purchase{}, fault.Permanentf("%w: session %s names no user of ours (client_reference_id %q)",
 			fault.ErrInvalid, cs.ID, ref)
 	}
-	p := purchase{UserID: userID}
-	if c := cs.Metadata[metadataCredits]; c != "" {
-		n, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || n <= 0 {
-			return purchase{}, fault.Permanentf("%w: session %s has credits metadata %q", fault.ErrInvalid, cs.ID, c)
-		}
-		p.Credits = n
-	}
-	return p, nil
+	return purchase{UserID: userID}, nil
 }
 
 func intentID(cs *stripe.CheckoutSession) string {
@@ -62,43 +54,30 @@ func intentID(cs *stripe.CheckoutSession) string {
 	return cs.PaymentIntent.ID
 }
 
-// sessionPayment records the session's payment with status, or, when it is
-// already recorded (at /buy, or by a sibling event), locks and returns that
-// record. The buyer must match.
-func sessionPayment(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession, ref purchase, status string) (pay db.Payment, inserted bool, err error) {
-	if ref.Credits == 0 {
-		// Without the metadata, only a payment recorded at /buy says how
-		// many credits the session bought.
-		pay, err = db.LockPaymentBySession(ctx, tx, cs.ID)
-		if errors.Is(err, fault.ErrNotFound) {
-			return pay, false, fault.Permanentf("%w: session %s says neither how many credits it bought nor was it started by /buy",
-				fault.ErrInvalid, cs.ID)
-		}
-		if err != nil {
-			return pay, false, err
-		}
-		ref.Credits = pay.Credits
+// sessionPayment locks the payment /buy recorded for the session: it says
+// how many credits the session buys and for how much. /buy records it
+// before the user ever sees the Checkout link, so a session without one was
+// not started by /buy and buys nothing. The buyer must match.
+func sessionPayment(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession, ref purchase) (db.Payment, error) {
+	pay, err := db.LockPaymentBySession(ctx, tx, cs.ID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return pay, fault.Permanentf("%w: session %s was not started by /buy (no payment is recorded for it); nothing credited",
+			fault.ErrInvalid, cs.ID)
 	}
-	pay, inserted, err = db.InsertPayment(ctx, tx, db.NewPayment{
-		UserID: ref.UserID, Provider: db.ProviderStripe, CheckoutSessionID: cs.ID, PaymentIntentID: intentID(cs),
-		Credits: ref.Credits, Amount: cs.AmountTotal, Currency: string(cs.Currency), Status: status,
-	})
-	if err != nil || inserted {
-		return pay, inserted, err
-	}
-	if pay, err = db.LockPaymentBySession(ctx, tx, cs.ID); err != nil {
-		if errors.Is(err, fault.ErrNotFound) {
-			// The insert conflicted on the payment intent, not the session.
-			return pay, false, fault.Permanentf("%w: payment intent %s is already recorded for another session",
-				fault.ErrConflict, intentID(cs))
-		}
-		return pay, false, err
+	if err != nil {
+		return pay, err
 	}
 	if pay.UserID != ref.UserID {
-		return pay, false, fault.Permanentf("%w: session %s was bought by user %d but the event names user %d",
+		return pay, fault.Permanentf("%w: session %s was bought by user %d but the event names user %d",
 			fault.ErrConflict, cs.ID, pay.UserID, ref.UserID)
 	}
-	return pay, false, nil
+	return pay, nil
+}
+
+// paidAsRecorded reports whether Stripe's total for the session is exactly
+// what /buy offered: the same amount in the same currency.
+func paidAsRecorded(pay db.Payment, cs *stripe.CheckoutSession) bool {
+	return cs.AmountTotal == pay.Amount && strings.EqualFold(string(cs.Currency), pay.Currency)
 }
 
 // buyer reads the user a session names; one we do not know is permanent.
@@ -110,23 +89,44 @@ func buyer(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession, ref purch
 	return u, err
 }
 
+// mismatch sets aside a session whose amount or currency is not what /buy
+// recorded: nothing is credited, the row says what was paid, the operator
+// is told (process logs it) and the user once, on the first event that
+// finds it.
+func (s *Service) mismatch(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession, u db.User, pay db.Payment) (record, error) {
+	rec := record{Result: resultMismatch, UserID: u.ID, ChatID: u.ChatID, Session: cs.ID, Credits: pay.Credits,
+		Amount: cs.AmountTotal, Currency: string(cs.Currency), ExpectedAmount: pay.Amount, ExpectedCurrency: pay.Currency}
+	if pay.Status == db.PaymentMismatch {
+		return rec, nil
+	}
+	if err := db.RecordSessionPaid(ctx, tx, pay.ID, db.PaymentMismatch, intentID(cs), cs.AmountTotal, string(cs.Currency)); err != nil {
+		return record{}, err
+	}
+	rec.Notify = true
+	return rec, nil
+}
+
 // credit fulfils a paid session: one ledger entry per session, whichever
-// event (completed, async_payment_succeeded, a redelivery) gets here first.
+// event (completed, async_payment_succeeded, a redelivery) gets here first,
+// of the credits /buy recorded, and only when the amount paid is the one
+// recorded.
 func (s *Service) credit(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession, ref purchase) (record, error) {
 	u, err := buyer(ctx, tx, cs, ref)
 	if err != nil {
 		return record{}, err
 	}
-	pay, inserted, err := sessionPayment(ctx, tx, cs, ref, db.PaymentPaid)
+	pay, err := sessionPayment(ctx, tx, cs, ref)
 	if err != nil {
 		return record{}, err
 	}
-	if !inserted && (pay.Status == db.PaymentPending || pay.Status == db.PaymentFailed) {
-		if err := db.SetPaymentStatus(ctx, tx, pay.ID, db.PaymentPaid, intentID(cs)); err != nil {
+	if pay.Status == db.PaymentMismatch || !paidAsRecorded(pay, cs) {
+		return s.mismatch(ctx, tx, cs, u, pay)
+	}
+	if pay.Status == db.PaymentPending || pay.Status == db.PaymentFailed {
+		if err := db.RecordSessionPaid(ctx, tx, pay.ID, db.PaymentPaid, intentID(cs), cs.AmountTotal, string(cs.Currency)); err != nil {
 			return record{}, err
 		}
 	}
-	// The credits recorded at /buy are what was offered and paid for.
 	added, err := db.AddLedgerEntry(ctx, tx, db.LedgerEntry{
 		UserID: u.ID, Amount: pay.Credits, Kind: db.KindPurchase, Cause: "payment:" + cs.ID,
 		PaymentID: &pay.ID, Description: "purchase",
@@ -153,14 +153,17 @@ func (s *Service) waiting(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSes
 	if err != nil {
 		return record{}, err
 	}
-	pay, _, err := sessionPayment(ctx, tx, cs, ref, db.PaymentPending)
+	pay, err := sessionPayment(ctx, tx, cs, ref)
 	if err != nil {
 		return record{}, err
+	}
+	if pay.Status == db.PaymentMismatch || !paidAsRecorded(pay, cs) {
+		return s.mismatch(ctx, tx, cs, u, pay)
 	}
 	// Tell the user only while the outcome is really open: the success
 	// event may have overtaken this one.
 	return record{Result: resultWaiting, UserID: u.ID, ChatID: u.ChatID, Session: cs.ID, Credits: pay.Credits,
-		Amount: cs.AmountTotal, Currency: string(cs.Currency), Notify: pay.Status == db.PaymentPending}, nil
+		Amount: pay.Amount, Currency: pay.Currency, Notify: pay.Status == db.PaymentPending}, nil
 }
 
 // paymentFailed records a failed asynchronous payment and tells the user.
@@ -169,12 +172,12 @@ func (s *Service) paymentFailed(ctx context.Context, tx pgx.Tx, cs *stripe.Check
 	if err != nil {
 		return record{}, err
 	}
-	pay, inserted, err := sessionPayment(ctx, tx, cs, ref, db.PaymentFailed)
+	pay, err := sessionPayment(ctx, tx, cs, ref)
 	if err != nil {
 		return record{}, err
 	}
-	changed := inserted
-	if !inserted && pay.Status == db.PaymentPending {
+	changed := false
+	if pay.Status == db.PaymentPending {
 		if err := db.SetPaymentStatus(ctx, tx, pay.ID, db.PaymentFailed, intentID(cs)); err != nil {
 			return record{}, err
 		}
@@ -184,7 +187,7 @@ func (s *Service) paymentFailed(ctx context.Context, tx pgx.Tx, cs *stripe.Check
 		s.log.WarnContext(ctx, "async payment failure for a payment already settled", "status", pay.Status)
 	}
 	return record{Result: resultFailed, UserID: u.ID, ChatID: u.ChatID, Session: cs.ID, Credits: pay.Credits,
-		Amount: cs.AmountTotal, Currency: string(cs.Currency), Notify: changed}, nil
+		Amount: pay.Amount, Currency: pay.Currency, Notify: changed}, nil
 }
 
 // expired closes the pending payment of a Checkout Session the user left

@@ -40,6 +40,9 @@ type record struct {
 	Balance     int64  `json:"balance,omitempty"`
 	Unrecovered int64  `json:"unrecovered,omitempty"`
 	Notify      bool   `json:"notify,omitempty"`
+	// What /buy recorded, for a mismatch.
+	ExpectedAmount   int64  `json:"expected_amount,omitempty"`
+	ExpectedCurrency string `json:"expected_currency,omitempty"`
 }
 
 // Results recorded in the inbox.
@@ -51,6 +54,7 @@ const (
 	resultExpired         = "expired"
 	resultRefunded        = "refunded"
 	resultNothingRefunded = "nothing_to_refund"
+	resultMismatch        = "mismatch"
 )
 
 // errDuplicate rolls back a transaction that found its event already
@@ -168,8 +172,16 @@ func (s *Service) process(ctx context.Context, eventID string, fn func(tx pgx.Tx
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "stripe event applied", "result", rec.Result, "user_id", rec.UserID,
-		"credits", rec.Credits, "unrecovered", rec.Unrecovered)
+	if rec.Result == resultMismatch {
+		// Logged once the outcome is committed, so the operator's line
+		// states a fact. Amounts and ids only: nothing secret.
+		s.log.ErrorContext(ctx, "stripe payment does not match its /buy record: nothing credited; check it in the Stripe Dashboard",
+			"session", rec.Session, "user_id", rec.UserID, "paid_amount", rec.Amount, "paid_currency", rec.Currency,
+			"expected_amount", rec.ExpectedAmount, "expected_currency", rec.ExpectedCurrency, "credits", rec.Credits)
+	} else {
+		s.log.InfoContext(ctx, "stripe event applied", "result", rec.Result, "user_id", rec.UserID,
+			"credits", rec.Credits, "unrecovered", rec.Unrecovered)
+	}
 	return s.tell(ctx, eventID, rec)
 }
 
@@ -246,6 +258,9 @@ func (r record) notice() string {
 	case resultFailed:
 		return fmt.Sprintf("❌ Your payment of %s for %s did not go through, so nothing was charged. /buy to try again.",
 			money, credits(r.Credits))
+	case resultMismatch:
+		return fmt.Sprintf("⚠️ Stripe reports a payment of %s, which is not the %s the %s cost, so no credits were added. "+
+			"The payment is set aside for a person to check.", money, FormatMoney(r.ExpectedAmount, r.ExpectedCurrency), credits(r.Credits))
 	case resultRefunded:
 		msg := fmt.Sprintf("↩️ Refund of %s: %s taken back. Balance: %s.", money, credits(r.Credits), credits(r.Balance))
 		if r.Unrecovered > 0 {

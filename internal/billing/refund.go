@@ -49,6 +49,11 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, ch *stripe.Charge) (rec
 	}
 	refunded := min(ch.AmountRefunded, total)
 	rec := record{Result: resultNothingRefunded, UserID: u.ID, ChatID: u.ChatID, Currency: pay.Currency}
+	if pay.Status == db.PaymentMismatch {
+		// Set aside without credits: there is nothing to take back.
+		s.log.WarnContext(ctx, "refund of a mismatched payment: no credits to take back", "payment_id", pay.ID, "charge", ch.ID)
+		return rec, nil
+	}
 	if refunded <= pay.RefundedAmount {
 		return rec, nil
 	}

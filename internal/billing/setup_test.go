@@ -3,6 +3,7 @@ package billing_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -72,6 +73,8 @@ type fixture struct {
 
 type options struct {
 	mock bool
+	// log, when set, also receives the service's log lines.
+	log io.Writer
 }
 
 // tlog routes the service's logs to the test log.
@@ -91,9 +94,13 @@ func setup(t *testing.T, opts ...options) fixture {
 	d := dbtest.New(t)
 	fake := stripetest.New(t)
 	notes := &recorder{}
+	var out io.Writer = tlog{t}
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
 	svc, err := billing.New(billing.Config{
 		Packs: testPacks, SuccessURL: "https://t.me/devbot_test_bot?start=paid", CancelURL: "https://t.me/devbot_test_bot",
-		Mock: o.mock, Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Mock: o.mock, Logger: slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, d, fake.Client(testKey), notes)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,9 @@ const (
 	PaymentFailed            = "failed"
 	PaymentRefunded          = "refunded"
 	PaymentPartiallyRefunded = "partially_refunded"
+	// PaymentMismatch: Stripe says a different amount or currency was paid
+	// than /buy recorded; nothing was credited and an operator must look.
+	PaymentMismatch = "mismatch"
 )
 
 // Payment is one purchase of credits. Refunds map back to it through
@@ -38,8 +41,12 @@ type Payment struct {
 	RefundedCredits    int64 // credits taken back by refunds
 	UnrecoveredCredits int64 // credits refunds should have taken back but could not
 	SourceUpdateID     *int64
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// PaidAmount and PaidCurrency are what Stripe said was paid, once a
+	// paid (or mismatched) session was applied; nil before.
+	PaidAmount   *int64
+	PaidCurrency *string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // NewPayment is a payment to record. Empty strings and a zero update id are
@@ -57,13 +64,13 @@ type NewPayment struct {
 }
 
 const paymentColumns = `id, user_id, provider, checkout_session_id, payment_intent_id, credits, amount,
-	currency, status, refunded_amount, refunded_credits, unrecovered_credits, source_update_id, created_at, updated_at`
+	currency, status, refunded_amount, refunded_credits, unrecovered_credits, source_update_id, paid_amount, paid_currency, created_at, updated_at`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.UserID, &p.Provider, &p.CheckoutSessionID, &p.PaymentIntentID, &p.Credits, &p.Amount,
 		&p.Currency, &p.Status, &p.RefundedAmount, &p.RefundedCredits, &p.UnrecoveredCredits, &p.SourceUpdateID,
-		&p.CreatedAt, &p.UpdatedAt)
+		&p.PaidAmount, &p.PaidCurrency, &p.CreatedAt, &p.UpdatedAt)
 	return p, translate(err)
 }
 
@@ -143,6 +150,20 @@ func SetPaymentStatus(ctx context.Context, q Querier, id int64, status, paymentI
 		WHERE id = $1`, id, status, nullString(paymentIntentID))
 	if err != nil {
 		return fmt.Errorf("SetPaymentStatus(%d, %s): %w", id, status, translate(err))
+	}
+	return nil
+}
+
+// RecordSessionPaid moves a Checkout payment to status (paid, or mismatch
+// when Stripe's amount or currency is not the recorded one) with what Stripe
+// said was paid, and fills in its payment intent if it was not known yet, so
+// that refunds map back to it.
+func RecordSessionPaid(ctx context.Context, q Querier, id int64, status, paymentIntentID string, paidAmount int64, paidCurrency string) error {
+	_, err := q.Exec(ctx, `UPDATE payments SET status = $2, payment_intent_id = COALESCE(payment_intent_id, $3),
+			paid_amount = $4, paid_currency = $5, updated_at = now()
+		WHERE id = $1`, id, status, nullString(paymentIntentID), paidAmount, paidCurrency)
+	if err != nil {
+		return fmt.Errorf("RecordSessionPaid(%d, %s): %w", id, status, translate(err))
 	}
 	return nil
 }
