@@ -2,6 +2,8 @@ package functions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/devbot-hq/devbot/internal/billing"
@@ -20,13 +22,25 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 	// The data is the raw event the webhook verified; verifying again here
 	// would fail once a redelivery is more than 5 minutes late.
 	handle := func(ctx context.Context, m events.Message) error { return svc.HandleEvent(ctx, m.Data) }
-	// An event that failed every attempt (a refund whose payment never
-	// arrived, a database down for hours) needs a person: say so loudly.
+	// An event that failed every attempt is never acknowledged unapplied:
+	// HandleDeadLettered applies it once more, and while it cannot (the
+	// database is down) the error is a nack. On the last attempt the nack
+	// sends the message to the dead-letter topic; from there the push to
+	// /dead-letter retries until it applies, and the dead-letter pull
+	// subscription keeps a copy for the sweeper and devbot replay.
 	giveUp := func(ctx context.Context, m events.Message, cause error) error {
-		logger.ErrorContext(ctx, "stripe event given up: reconcile it in the Stripe Dashboard",
+		err := svc.HandleDeadLettered(ctx, m.Data)
+		if err == nil {
+			return nil
+		}
+		next := "it goes to the dead-letter topic and is applied from there"
+		if errors.Is(cause, events.ErrDeadLettered) {
+			next = "the dead-letter push retries it; the dead-letter subscription keeps a copy for the sweeper and devbot replay"
+		}
+		logger.WarnContext(ctx, "stripe event not applied yet: "+next,
 			"stripe_event", m.Attributes[billing.AttrEventID], "event_type", m.Attributes[billing.AttrEventType],
-			"error", cause.Error())
-		return nil
+			"error", err.Error())
+		return fmt.Errorf("stripe event kept for another attempt: %w", err)
 	}
 	return d.consumer(ctx, billing.Consumer, handle, giveUp)
 }

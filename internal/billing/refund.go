@@ -13,6 +13,11 @@ import (
 	"github.com/devbot-hq/devbot/internal/fault"
 )
 
+// errPaymentUnknown marks a refund whose purchase is not recorded: worth
+// waiting for while deliveries last (the credit may be on its way), not once
+// the event is dead-lettered (HandleDeadLettered).
+var errPaymentUnknown = errors.New("no payment is recorded for the refunded charge")
+
 // refund takes back the credits a refunded charge bought, in proportion to
 // the refunded share. charge.refunded carries the cumulative amount_refunded,
 // so each event takes only what the earlier ones did not; an event that is
@@ -34,7 +39,7 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, ch *stripe.Charge) (rec
 		// Events arrive out of order: the credit may still be on its way.
 		// A redelivery retries; the dead-letter policy bounds it when the
 		// charge is not ours at all.
-		return record{}, fault.Retryablef("no payment is recorded for payment intent %s (charge %s) yet", pi, ch.ID)
+		return record{}, fault.AsRetryable(fmt.Errorf("%w: payment intent %s (charge %s), not yet", errPaymentUnknown, pi, ch.ID))
 	}
 	if err != nil {
 		return record{}, err
