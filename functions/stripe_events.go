@@ -12,7 +12,8 @@ import (
 
 // buildStripeEvents is the StripeEvents consumer: every delivery form of
 // the stripe-events subscription, decoded by events.Consumer, applied to
-// the credit ledger by billing.
+// the credit ledger by billing. Its dead-letter route (DeadLetterPath)
+// applies what the dead-letter topic pushes through the same GiveUp.
 func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 	svc, err := d.Billing(ctx)
 	if err != nil {

@@ -1,8 +1,16 @@
 // Package billing sells credits and keeps them honest: /buy creates a Stripe
-// Checkout Session (or, with mock payments, credits at once), the Stripe
-// webhook verifies and forwards events, and the StripeEvents consumer turns
-// them into ledger entries exactly once, maps refunds back to the purchase
-// they undo, and tells the user on Telegram.
+// Checkout Session (or, with mock payments, credits at once) and records it
+// as a pending payment, the Stripe webhook verifies and forwards events, and
+// the StripeEvents consumer turns them into ledger entries exactly once, maps
+// refunds back to the purchase they undo, and tells the user on Telegram.
+//
+// What a session buys is what /buy recorded in its payment row, never what
+// an event's metadata says, and only when Stripe's amount_total and currency
+// are the recorded ones; otherwise the payment is set aside as a mismatch
+// and nothing is credited. A paid event is never acknowledged unapplied:
+// HandleDeadLettered is its last chance, on the last delivery attempt, from
+// the dead-letter topic and from the sweeper, and it keeps the message while
+// the database is down.
 //
 // Every change to a balance is a ledger entry whose cause is its idempotency
 // key: "payment:<checkout session>" for a Stripe purchase (so the several
