@@ -115,6 +115,46 @@ func TestCreditsComeFromThePaymentRow(t *testing.T) {
 			t.Errorf("payment status = %q, want %q", row.status, db.PaymentMismatch)
 		}
 	})
+	t.Run("paid in the customer's currency (Adaptive Pricing)", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		ctx := ctxT(t)
+		id := f.buy(t, 7104, 0).ID // 100 credits for $5.00
+		converted := func(source int64) map[string]any {
+			return map[string]any{"id": id, "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+				"client_reference_id": itoa(f.user.ID), "amount_total": 463, "currency": "eur", "payment_intent": "pi_fx",
+				"currency_conversion": map[string]any{"amount_subtotal": source, "amount_total": source,
+					"fx_rate": "0.926", "source_currency": "usd"}}
+		}
+		if err := f.svc.HandleEvent(ctx, stripetest.Event(t, "evt_fx", billing.EventCheckoutCompleted, converted(500))); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.balance(t, f.user.ID).Balance; got != welcome+100 {
+			t.Errorf("balance = %d, want %d ($5.00 paid as 4.63 EUR)", got, welcome+100)
+		}
+		row, _ := f.paymentRow(t, id)
+		if row.status != db.PaymentPaid || row.paidAmount == nil || *row.paidAmount != 463 || *row.paidCurrency != "eur" {
+			t.Errorf("payment row = %+v, want paid, with the customer's 463 eur recorded", row)
+		}
+	})
+	t.Run("converted, but not from the recorded amount", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		ctx := ctxT(t)
+		id := f.buy(t, 7105, 0).ID
+		cs := map[string]any{"id": id, "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+			"client_reference_id": itoa(f.user.ID), "amount_total": 500, "currency": "usd", "payment_intent": "pi_fx2",
+			"currency_conversion": map[string]any{"amount_total": 1, "fx_rate": "500", "source_currency": "usd"}}
+		if err := f.svc.HandleEvent(ctx, stripetest.Event(t, "evt_fx2", billing.EventCheckoutCompleted, cs)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.balance(t, f.user.ID).Balance; got != welcome {
+			t.Errorf("balance = %d, want %d", got, welcome)
+		}
+		if row, _ := f.paymentRow(t, id); row.status != db.PaymentMismatch {
+			t.Errorf("payment status = %q, want %q", row.status, db.PaymentMismatch)
+		}
+	})
 	t.Run("1-cent session not started by /buy", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t)

@@ -75,9 +75,16 @@ func sessionPayment(ctx context.Context, tx pgx.Tx, cs *stripe.CheckoutSession, 
 }
 
 // paidAsRecorded reports whether Stripe's total for the session is exactly
-// what /buy offered: the same amount in the same currency.
+// what /buy offered: the same amount in the same currency. With Adaptive
+// Pricing the customer pays in their own currency: amount_total and currency
+// are then theirs, and currency_conversion gives the total in the currency
+// the session was created in, which is what /buy recorded.
 func paidAsRecorded(pay db.Payment, cs *stripe.CheckoutSession) bool {
-	return cs.AmountTotal == pay.Amount && strings.EqualFold(string(cs.Currency), pay.Currency)
+	amount, currency := cs.AmountTotal, cs.Currency
+	if cc := cs.CurrencyConversion; cc != nil && cc.SourceCurrency != "" {
+		amount, currency = cc.AmountTotal, cc.SourceCurrency
+	}
+	return amount == pay.Amount && strings.EqualFold(string(currency), pay.Currency)
 }
 
 // buyer reads the user a session names; one we do not know is permanent.
