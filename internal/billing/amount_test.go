@@ -189,5 +189,14 @@ func TestCreditsComeFromThePaymentRow(t *testing.T) {
 		if row.status != db.PaymentPaid || row.paidAmount == nil || *row.paidAmount != 500 {
 			t.Errorf("payment row = %+v, want paid with 500 recorded", row)
 		}
+		// A refund of 40% takes back 40% of the row's credits (the refund
+		// event carries no metadata; the share is of what was credited).
+		if err := f.svc.HandleEvent(ctx, stripetest.Event(t, "evt_ok_refund", billing.EventChargeRefunded,
+			stripetest.Charge("ch_ok", "pi_ok", 500, 200, "usd"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.balance(t, f.user.ID).Balance; got != welcome+60 {
+			t.Errorf("balance after a 40%% refund = %d, want %d", got, welcome+60)
+		}
 	})
 }
