@@ -107,9 +107,11 @@ func TestWebhookVerifiesBeforePublishing(t *testing.T) {
 		{"signed JSON without id", []byte(`{"type":"x"}`), sign([]byte(`{"type":"x"}`), webhookSecret, now), 400, "no id or type"},
 		{"too large", bytes.Repeat([]byte(" "), billing.MaxWebhookBody+1), "t=1,v1=00", 413, "larger than 1 MiB"},
 	}
+	// Not parallel: the timestamps are relative to now, and a parallel
+	// subtest can wait minutes for a free slot behind the package's
+	// database tests, long enough to make "4 minutes old" stale.
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			pub := &pubRecorder{}
 			w := post(billing.WebhookHandler(webhookSecret, pub, nil), tc.body, tc.header)
 			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantReason) {
