@@ -96,7 +96,15 @@ type Config struct {
 	MaxRefineCredits  int64 // the reservation's worst case per refinement
 	RefineRateLimit   int   // refinements per user per RefineRateWindow
 	RefineRateWindow  time.Duration
+
+	secrets []string // every secret's value as read, for the logger
 }
+
+// Secrets returns the value of every variable marked secret that is set,
+// and the forms it takes in other settings (the database password as it
+// appears in DATABASE_URL), so that the logger can scrub them
+// (logging.New). Never print the result.
+func (c *Config) Secrets() []string { return slices.Clone(c.secrets) }
 
 // Production reports whether the configuration says production.
 func (c *Config) Production() bool { return c.Environment == "production" }
@@ -356,6 +364,16 @@ func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
 	}
 	if c.LLMAPIKey == "" {
 		c.LLMAPIKey = get("GOOGLE_API_KEY")
+	}
+	for _, v := range Vars {
+		if val := get(v.Name); v.Secret && val != "" {
+			c.secrets = append(c.secrets, val)
+		}
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			c.secrets = append(c.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"

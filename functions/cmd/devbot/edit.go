@@ -94,7 +94,7 @@ func edit(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		logger := logging.New(e.stderr, cfg.LogFormat, "warn")
+		logger := logging.New(e.stderr, cfg.LogFormat, "warn", cfg.Secrets()...)
 		out, err := functions.NewEditor(cfg, logger).Edit(ctx, editor.Request{Path: *name, Content: content, Instruction: *instruction})
 		if out.Attempts > 0 {
 			fmt.Fprintf(e.stderr, "devbot edit: %s, %d call(s), %d prompt + %d completion tokens, $%.6f\n",

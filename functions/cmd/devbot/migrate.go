@@ -30,7 +30,7 @@ func migrate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	logger := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets()...)
 	applied, err := db.Migrate(ctx, cfg.DatabaseURL, logger)
 	if err != nil {
 		return err
