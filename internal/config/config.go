@@ -56,7 +56,7 @@ type Config struct {
 	// SupabaseStorageURL is the Storage API's base, used as is (a bare
 	// Storage server's root); when set it wins over SupabaseURL.
 	SupabaseStorageURL string
-	MaxFileBytes   int64
+	MaxFileBytes       int64
 
 	GoogleCloudProject   string
 	PubSubEmulatorHost   string
