@@ -117,7 +117,9 @@ func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string
 		key = c.cfg.APIKey
 	}
 	if key == "" {
-		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: %w for the model endpoint %s: set LLM_API_KEY, or your own key with /setkey",
+		// Callers say what to do in their own terms (the bot: /setkey; the
+		// CLI: LLM_API_KEY).
+		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: %w for the model endpoint %s (LLM_API_KEY is not set, and no user key was given)",
 			fault.ErrUnauthorized, ErrNoKey, c.cfg.BaseURL))
 	}
 	opts := []option.RequestOption{
