@@ -144,11 +144,14 @@ func TestPermanentErrorsSayWhatIsWrong(t *testing.T) {
 	}
 }
 
+// The client names what is missing; what to do is the caller's to say
+// (the bot: /setkey; devbot edit: LLM_API_KEY), so it names no chat command.
 func TestNoKeyIsPermanent(t *testing.T) {
 	t.Parallel()
 	c := llm.New(llm.Config{BaseURL: "http://127.0.0.1:1/v1", Model: "m"})
 	_, err := c.Complete(context.Background(), msgs, "")
-	if !fault.IsPermanent(err) || !errors.Is(err, fault.ErrUnauthorized) || !strings.Contains(err.Error(), "/setkey") {
+	if !fault.IsPermanent(err) || !errors.Is(err, fault.ErrUnauthorized) || !errors.Is(err, llm.ErrNoKey) ||
+		!strings.Contains(err.Error(), "LLM_API_KEY is not set") || strings.Contains(err.Error(), "/setkey") {
 		t.Fatalf("err %v", err)
 	}
 }
