@@ -14,7 +14,8 @@ import (
 const storageOpTimeout = 30 * time.Second
 
 // Storage returns project file storage on the configured backend
-// (STORAGE_BACKEND: supabase, or local under STORAGE_DIR), refusing files
+// (STORAGE_BACKEND: supabase at SUPABASE_STORAGE_URL or else SUPABASE_URL,
+// or local under STORAGE_DIR), refusing files
 // over MAX_FILE_BYTES. Both adapters hold no connection or mutable state
 // (the Supabase one pools connections in http.DefaultTransport, the local one
 // opens its directory per operation), so building one per call is cheap and
@@ -28,7 +29,12 @@ func (d *Deps) Storage() (*storage.Files, error) {
 	case "local":
 		b, err = storage.NewLocal(c.StorageDir)
 	case "supabase":
-		b, err = storage.NewSupabase(c.SupabaseURL, c.SupabaseKey, &http.Client{Timeout: storageOpTimeout})
+		hc := &http.Client{Timeout: storageOpTimeout}
+		if c.SupabaseStorageURL != "" { // a bare Storage server: as is
+			b, err = storage.NewSupabaseStorage(c.SupabaseStorageURL, c.SupabaseKey, hc)
+		} else {
+			b, err = storage.NewSupabase(c.SupabaseURL, c.SupabaseKey, hc)
+		}
 	default:
 		err = fault.AsPermanent(fmt.Errorf("%w: STORAGE_BACKEND %q is neither supabase nor local", fault.ErrInvalid, c.StorageBackend))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/devbot-hq/devbot/internal/config"
@@ -20,6 +21,10 @@ func TestDepsStorage(t *testing.T) {
 	}{
 		{"local", map[string]string{"STORAGE_BACKEND": "local", "STORAGE_DIR": t.TempDir(), "MAX_FILE_BYTES": "16"}},
 		{"supabase", map[string]string{"STORAGE_BACKEND": "supabase", "SUPABASE_URL": srv.BaseURL,
+			"SUPABASE_KEY": storagetest.Key, "MAX_FILE_BYTES": "16"}},
+		{"supabase project URL", map[string]string{"STORAGE_BACKEND": "supabase", "SUPABASE_URL": srv.URL,
+			"SUPABASE_KEY": storagetest.SecretKey, "MAX_FILE_BYTES": "16"}},
+		{"bare Storage server", map[string]string{"STORAGE_BACKEND": "supabase", "SUPABASE_STORAGE_URL": storagetest.NewBareServer(t).BaseURL,
 			"SUPABASE_KEY": storagetest.Key, "MAX_FILE_BYTES": "16"}},
 	}
 	for _, c := range cases {
@@ -60,5 +65,22 @@ func TestDepsStorageUnknownBackend(t *testing.T) {
 	d := NewDeps(&config.Config{StorageBackend: "s3"}, slog.New(slog.DiscardHandler))
 	if _, err := d.Storage(); !errors.Is(err, fault.ErrInvalid) {
 		t.Fatalf("Storage with STORAGE_BACKEND=s3: %v", err)
+	}
+}
+
+// An anon or publishable key would make storage silently empty: the
+// configuration refuses it at start, naming the key needed.
+func TestDepsStorageRefusesAnonKey(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.NewServer(t)
+	for key, want := range map[string]string{
+		storagetest.AnonKey:               `SUPABASE_KEY is the "anon" key: use the project's service_role key (or an sb_secret_… key)`,
+		"sb_publishable_storagetest01234": "SUPABASE_KEY is a publishable key (sb_publishable_…): use a secret key (sb_secret_…) or the service_role key",
+	} {
+		env := map[string]string{"STORAGE_BACKEND": "supabase", "SUPABASE_URL": srv.BaseURL, "SUPABASE_KEY": key}
+		_, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Storage)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("SUPABASE_KEY=%.20s…: %v, want %q", key, err, want)
+		}
 	}
 }

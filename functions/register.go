@@ -39,7 +39,7 @@ func lazy(t Target) func(http.ResponseWriter, *http.Request) {
 			cfg, err := config.LoadEnv(t.Needs...)
 			logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 			if err == nil {
-				logger = logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel)
+				logger = logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets()...)
 				h, err = Handler(r.Context(), []Target{t}, NewDeps(cfg, logger))
 			}
 			if err != nil {

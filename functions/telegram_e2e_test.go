@@ -80,6 +80,13 @@ const ann = 4242
 
 func newTGWorld(t *testing.T, backend, modelURL string, extra map[string]string) *tgWorld {
 	t.Helper()
+	return newTGWorldLogged(t, backend, modelURL, extra, nil)
+}
+
+// newTGWorldLogged is newTGWorld whose functions log through newLogger
+// (given the configuration), when it is not nil.
+func newTGWorldLogged(t *testing.T, backend, modelURL string, extra map[string]string, newLogger func(*config.Config) *slog.Logger) *tgWorld {
+	t.Helper()
 	ctx := context.Background()
 	w := &tgWorld{t: t, tg: telegramtest.New(t)}
 	w.next.Store(900000000)
@@ -130,7 +137,11 @@ func newTGWorld(t *testing.T, backend, modelURL string, extra map[string]string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDeps(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if newLogger != nil {
+		logger = newLogger(cfg)
+	}
+	d := NewDeps(cfg, logger)
 	d.SetPubSubClient(ps.Client)
 	// Stop the push loops before closing the pool, so that no delivery
 	// runs against a closed pool at the end.

@@ -1,20 +1,19 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/reply"
+	"github.com/devbot-hq/devbot/internal/textfile"
 )
 
 // prepared is work done before the update's transaction: network calls
@@ -96,8 +95,8 @@ func (b *Bot) receive(ctx context.Context, u db.User, req Request) (*upload, err
 	if err != nil {
 		return nil, err
 	}
-	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-		return nil, refuse("%s is not a text file (UTF-8, no NUL bytes): I only keep source and text files.", name)
+	if !textfile.Is(data) {
+		return nil, refuse("%s is not a text file ("+textfile.Rule+"): I only keep source and text files.", name)
 	}
 	key, sum, err := b.Files.PutBlob(ctx, p.ID, data, textContentType)
 	if err != nil {

@@ -53,7 +53,10 @@ type Config struct {
 	StorageDir     string // root of the local backend
 	SupabaseURL    string
 	SupabaseKey    string
-	MaxFileBytes   int64
+	// SupabaseStorageURL is the Storage API's base, used as is (a bare
+	// Storage server's root); when set it wins over SupabaseURL.
+	SupabaseStorageURL string
+	MaxFileBytes       int64
 
 	GoogleCloudProject   string
 	PubSubEmulatorHost   string
@@ -96,7 +99,15 @@ type Config struct {
 	MaxRefineCredits  int64 // the reservation's worst case per refinement
 	RefineRateLimit   int   // refinements per user per RefineRateWindow
 	RefineRateWindow  time.Duration
+
+	secrets []string // every secret's value as read, for the logger
 }
+
+// Secrets returns the value of every variable marked secret that is set,
+// and the forms it takes in other settings (the database password as it
+// appears in DATABASE_URL), so that the logger can scrub them
+// (logging.New). Never print the result.
+func (c *Config) Secrets() []string { return slices.Clone(c.secrets) }
 
 // Production reports whether the configuration says production.
 func (c *Config) Production() bool { return c.Environment == "production" }
@@ -179,10 +190,12 @@ var Vars = []Var{
 		set: oneOf(func(c *Config) *string { return &c.StorageBackend }, "supabase", "local")},
 	{Name: "STORAGE_DIR", Help: "root directory of the local storage backend",
 		set: str(func(c *Config) *string { return &c.StorageDir })},
-	{Name: "SUPABASE_URL", Help: "Supabase project URL, e.g. https://abcd.supabase.co",
+	{Name: "SUPABASE_URL", Help: "Supabase project URL (https://abcd.supabase.co) or a self-hosted Supabase gateway (http://localhost:8000); /storage/v1 is appended",
 		set: httpURL(func(c *Config) *string { return &c.SupabaseURL })},
-	{Name: "SUPABASE_KEY", Secret: true, Help: "Supabase service-role key (server side only; bypasses row-level security)",
-		set: str(func(c *Config) *string { return &c.SupabaseKey })},
+	{Name: "SUPABASE_STORAGE_URL", Help: "the Storage API's base URL, used as is, e.g. a bare Storage server's root (http://storage:5000); overrides SUPABASE_URL",
+		set: httpURL(func(c *Config) *string { return &c.SupabaseStorageURL })},
+	{Name: "SUPABASE_KEY", Secret: true, Help: "Supabase service_role key (a JWT whose role is service_role) or secret key (sb_secret_...); server side only: it bypasses row-level security",
+		set: supabaseKey},
 	{Name: "MAX_FILE_BYTES", Default: "1048576", Help: "largest file a user may upload or a refinement may produce, in bytes",
 		set: positiveInt64(func(c *Config) *int64 { return &c.MaxFileBytes })},
 
@@ -226,10 +239,16 @@ var Vars = []Var{
 	{Name: "TELEGRAM_API_URL", Default: "https://api.telegram.org", Help: "Bot API base URL (a local Bot API server or a test fake)",
 		set: httpURL(func(c *Config) *string { return &c.TelegramAPIURL })},
 
-	{Name: "STRIPE_SECRET_KEY", Secret: true, Required: []Group{StripeAPI}, Help: "Stripe secret key (sk_live_... or sk_test_...); not needed with MOCK_STRIPE_PAYMENTS",
-		set: str(func(c *Config) *string { return &c.StripeSecretKey })},
+	{Name: "STRIPE_SECRET_KEY", Secret: true, Required: []Group{StripeAPI}, Help: "Stripe secret key (sk_live_... or sk_test_...) or restricted key (rk_...); not needed with MOCK_STRIPE_PAYMENTS",
+		set: stripeSecretKey},
 	{Name: "STRIPE_WEBHOOK_SECRET", Secret: true, Required: []Group{StripeWebhook}, Help: "the webhook endpoint's signing secret (whsec_...)",
-		set: str(func(c *Config) *string { return &c.StripeWebhookSecret })},
+		set: func(c *Config, v string) error {
+			if !strings.HasPrefix(v, "whsec_") {
+				return errors.New("must be the endpoint's signing secret (whsec_…), shown with the webhook endpoint in the Stripe Dashboard or by stripe listen")
+			}
+			c.StripeWebhookSecret = v
+			return nil
+		}},
 	{Name: "STRIPE_API_URL", Help: "Stripe API base URL; set only to point at a test fake",
 		set: httpURL(func(c *Config) *string { return &c.StripeAPIURL })},
 	{Name: "MOCK_STRIPE_PAYMENTS", Default: "false", Help: "true: /buy credits at once without Stripe (refused in production)",
@@ -357,6 +376,16 @@ func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
 	if c.LLMAPIKey == "" {
 		c.LLMAPIKey = get("GOOGLE_API_KEY")
 	}
+	for _, v := range Vars {
+		if val := get(v.Name); v.Secret && val != "" {
+			c.secrets = append(c.secrets, val)
+		}
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			c.secrets = append(c.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
+	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
 		if c.Production() {
@@ -385,11 +414,12 @@ func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
 				problems = append(problems, "STORAGE_DIR is required when STORAGE_BACKEND=local")
 			}
 		case "supabase":
-			if c.SupabaseURL == "" {
-				problems = append(problems, "SUPABASE_URL is required (Supabase project URL, or set STORAGE_BACKEND=local)")
+			// A value that is set but malformed has its own message already.
+			if get("SUPABASE_URL") == "" && get("SUPABASE_STORAGE_URL") == "" {
+				problems = append(problems, "SUPABASE_URL is required (the Supabase project URL; or SUPABASE_STORAGE_URL for a bare Storage server; or set STORAGE_BACKEND=local)")
 			}
-			if c.SupabaseKey == "" {
-				problems = append(problems, "SUPABASE_KEY is required (Supabase service-role key)")
+			if get("SUPABASE_KEY") == "" {
+				problems = append(problems, "SUPABASE_KEY is required (the Supabase service_role key or an sb_secret_… key)")
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -138,4 +140,63 @@ func nonNegativeInt64(field func(*Config) *int64) func(*Config, string) error {
 		*field(c) = n
 		return nil
 	}
+}
+
+// stripeSecretKey accepts a secret (sk_) or restricted (rk_) key and names
+// the mistake otherwise: a publishable key (pk_) cannot create sessions.
+func stripeSecretKey(c *Config, v string) error {
+	switch {
+	case strings.HasPrefix(v, "sk_") || strings.HasPrefix(v, "rk_"):
+		c.StripeSecretKey = v
+		return nil
+	case strings.HasPrefix(v, "pk_"):
+		return errors.New("is a publishable key (pk_…): use the secret key (sk_…) or a restricted key (rk_…) from the Stripe Dashboard's API keys")
+	}
+	return errors.New("must be a secret key (sk_…) or a restricted key (rk_…) from the Stripe Dashboard's API keys")
+}
+
+// supabaseKey refuses a key that cannot act for the server: with an anon
+// or publishable key Storage answers as an anonymous caller whom row-level
+// security lets see nothing, so listing says empty and deleting deletes
+// nothing, silently. A JWT's role claim is read without checking its
+// signature (the server checks that); the newer keys say what they are in
+// their prefix.
+func supabaseKey(c *Config, v string) error {
+	const need = "use the project's service_role key (or an sb_secret_… key), under Project Settings → API Keys"
+	switch {
+	case strings.HasPrefix(v, "sb_secret_"):
+	case strings.HasPrefix(v, "sb_publishable_"):
+		return errors.New("is a publishable key (sb_publishable_…): use a secret key (sb_secret_…) or the service_role key, under Project Settings → API Keys")
+	case strings.Count(v, ".") == 2:
+		role, ok := jwtRole(v)
+		switch {
+		case !ok:
+			return errors.New("is a JWT whose claims cannot be read: " + need)
+		case role == "":
+			return errors.New("is a JWT without a role: " + need)
+		case role != "service_role":
+			return fmt.Errorf("is the %q key: %s", role, need)
+		}
+	default:
+		return errors.New("is neither a JWT nor an sb_secret_… key: " + need)
+	}
+	c.SupabaseKey = v
+	return nil
+}
+
+// jwtRole decodes a JWT's payload (no signature check) and returns its
+// role claim; ok is false when the payload is not base64url JSON.
+func jwtRole(token string) (role string, ok bool) {
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", false
+	}
+	var claims struct {
+		Role string `json:"role"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return "", false
+	}
+	return claims.Role, true
 }

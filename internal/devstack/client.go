@@ -90,6 +90,91 @@ func (c *Client) Press(ctx context.Context, u User, data string) (int64, error) 
 		"id": fmt.Sprint(c.nextMsg.Add(1)), "from": u.json(), "message": msg, "chat_instance": "1", "data": data}})
 }
 
+// PressOn taps the inline button carrying data on the bot's message m, as
+// Telegram reports a tap: the callback query holds that message (its id,
+// chat, text and buttons), from the bot.
+func (c *Client) PressOn(ctx context.Context, u User, m Sent, data string) (int64, error) {
+	msg := map[string]any{"message_id": m.MessageID, "date": time.Now().Unix(),
+		"from": map[string]any{"id": 1, "is_bot": true, "first_name": "devbot", "username": "devbot_dev_bot"},
+		"chat": map[string]any{"id": m.ChatID, "type": "private", "first_name": u.FirstName}, "text": plain(m.Text)}
+	var markup any
+	if json.Unmarshal([]byte(m.ReplyMarkup), &markup) == nil && markup != nil {
+		msg["reply_markup"] = markup
+	}
+	return c.post(ctx, map[string]any{"callback_query": map[string]any{
+		"id": fmt.Sprint(c.nextMsg.Add(1)), "from": u.json(), "message": msg, "chat_instance": "1", "data": data}})
+}
+
+// Button is an inline keyboard button.
+type Button struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
+	URL          string `json:"url,omitempty"`
+}
+
+// Buttons returns a reply's inline buttons, row by row, left to right.
+func Buttons(replyMarkup string) []Button {
+	var kb struct {
+		InlineKeyboard [][]Button `json:"inline_keyboard"`
+	}
+	if json.Unmarshal([]byte(replyMarkup), &kb) != nil {
+		return nil
+	}
+	var out []Button
+	for _, row := range kb.InlineKeyboard {
+		out = append(out, row...)
+	}
+	return out
+}
+
+// Outbox returns what the bot did to the chats from seq after on: messages
+// sent and edited, with their ids (/_dev/outbox).
+func (c *Client) Outbox(ctx context.Context, after int) ([]Sent, error) {
+	var out []Sent
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/_dev/outbox?after=%d", after), nil, &out)
+	return out, err
+}
+
+// Messages replays the outbox for chatID into each message's latest form
+// (edits applied), oldest first.
+func Messages(outbox []Sent, chatID int64) []Sent {
+	var order []int64
+	byID := map[int64]*Sent{}
+	for _, m := range outbox {
+		if m.ChatID != chatID {
+			continue
+		}
+		cur, ok := byID[m.MessageID]
+		switch {
+		case m.Method == "sendMessage" || m.Method == "sendDocument" || !ok:
+			cp := m
+			byID[m.MessageID] = &cp
+			if !ok {
+				order = append(order, m.MessageID)
+			}
+		case m.Method == "editMessageReplyMarkup":
+			cur.ReplyMarkup, cur.Seq = m.ReplyMarkup, m.Seq
+		default: // a new text or caption replaces the buttons too, unless given again
+			cur.Text, cur.ReplyMarkup, cur.Seq = m.Text, m.ReplyMarkup, m.Seq
+		}
+	}
+	out := make([]Sent, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	return out
+}
+
+// Jobs returns the refinements the database recorded for a Telegram user,
+// newest first (at most ten); none for a user it does not know yet.
+func (c *Client) Jobs(ctx context.Context, telegramID int64) ([]JobRow, error) {
+	st, err := c.State(ctx, telegramID)
+	if err != nil && strings.Contains(err.Error(), "404") {
+		return nil, nil
+	}
+	return st.Jobs, err
+}
+
 func (c *Client) post(ctx context.Context, update map[string]any) (int64, error) {
 	id := c.nextUpdate.Add(1)
 	update["update_id"] = id
@@ -185,3 +270,6 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// Plain is a reply's HTML as a person reads it in the chat.
+func Plain(s string) string { return plain(s) }

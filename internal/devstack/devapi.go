@@ -18,6 +18,9 @@ type Sent struct {
 	ReplyMarkup  string `json:"reply_markup,omitempty"`
 	DocumentName string `json:"document_name,omitempty"`
 	Document     []byte `json:"document,omitempty"`
+	// MessageID is the message's id (/_dev/outbox only): the one the fake
+	// assigned to a message sent, the one an edit changed.
+	MessageID int64 `json:"message_id,omitempty"`
 }
 
 // devRoutes serves what `devbot say` and `devbot demo` need from a running
@@ -34,6 +37,18 @@ func (s *Stack) devRoutes(mux *http.ServeMux) {
 		}
 		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
 		writeJSON(w, s.sent(after))
+	})
+	// Everything the bot did to the chats from seq "after" on: messages and
+	// documents sent, and messages edited (text or buttons), with message
+	// ids, so that devbot say can follow a reply edited in place and press
+	// its buttons. Seq here counts every Bot API call.
+	mux.HandleFunc("GET /_dev/outbox", func(w http.ResponseWriter, r *http.Request) {
+		if s.BotAPI == nil {
+			http.Error(w, "replies go to the real Telegram (TELEGRAM_BOT_TOKEN is set)", http.StatusNotFound)
+			return
+		}
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		writeJSON(w, s.outbox(after))
 	})
 	// Stores a file in the fake Bot API, as if a user had sent it; answers its file_id.
 	mux.HandleFunc("POST /_dev/file", func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +83,30 @@ func (s *Stack) sent(after int) []Sent {
 		}
 		out = append(out, Sent{Seq: i + 1, Method: c.Method, ChatID: c.ChatID(), Text: c.Text(),
 			ReplyMarkup: c.Params["reply_markup"], DocumentName: c.DocumentName, Document: c.Document})
+	}
+	return out
+}
+
+// outbox lists the calls from seq after on that change what a chat shows.
+// The fake numbers a sent message by its call's position, which is its seq.
+func (s *Stack) outbox(after int) []Sent {
+	out := []Sent{}
+	for i, c := range s.BotAPI.Calls() {
+		seq := i + 1
+		if seq <= after {
+			continue
+		}
+		m := Sent{Seq: seq, Method: c.Method, ChatID: c.ChatID(), Text: c.Text(), ReplyMarkup: c.Params["reply_markup"],
+			DocumentName: c.DocumentName, Document: c.Document}
+		switch c.Method {
+		case "sendMessage", "sendDocument":
+			m.MessageID = int64(seq)
+		case "editMessageText", "editMessageReplyMarkup", "editMessageCaption":
+			m.MessageID, _ = strconv.ParseInt(c.Params["message_id"], 10, 64)
+		default:
+			continue
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -116,7 +117,9 @@ func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string
 		key = c.cfg.APIKey
 	}
 	if key == "" {
-		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: %w for the model endpoint %s: set LLM_API_KEY, or your own key with /setkey",
+		// Callers say what to do in their own terms (the bot: /setkey; the
+		// CLI: LLM_API_KEY).
+		return Reply{}, fault.AsPermanent(fmt.Errorf("%w: %w for the model endpoint %s (LLM_API_KEY is not set, and no user key was given)",
 			fault.ErrUnauthorized, ErrNoKey, c.cfg.BaseURL))
 	}
 	opts := []option.RequestOption{
@@ -145,7 +148,7 @@ func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string
 		if err == nil {
 			return c.reply(res)
 		}
-		err = c.classify(ctx, err)
+		err = c.classify(ctx, err, key)
 		if !fault.IsRetryable(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
 			return Reply{}, err
 		}
@@ -200,19 +203,23 @@ func (c *Client) Cost(model string, prompt, completion int) float64 {
 }
 
 // classify turns what openai-go returned into a classified error in plain
-// words. The key is never part of it.
-func (c *Client) classify(ctx context.Context, err error) error {
+// words. The key is never part of it: the endpoint's own message (which
+// some servers write with the key they refused in it) is kept only
+// redacted (see redact), and the rest of its body never.
+func (c *Client) classify(ctx context.Context, err error, key string) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("calling the model endpoint: %w", ctx.Err())
 	}
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) {
-		// Network errors, timeouts of one attempt: worth another try.
-		return fault.AsRetryable(fmt.Errorf("%w: calling the model endpoint %s: %v", fault.ErrUnavailable, c.cfg.BaseURL, err))
+		// Network errors, timeouts of one attempt: worth another try. The
+		// text of a decoding error may quote the body: redact it too.
+		return fault.AsRetryable(fmt.Errorf("%w: calling the model endpoint %s: %s", fault.ErrUnavailable,
+			c.cfg.BaseURL, truncate(redact(err.Error(), key), 300)))
 	}
 	detail := ""
-	if apiErr.Message != "" {
-		detail = ": " + truncate(apiErr.Message, 300)
+	if msg := strings.TrimSpace(redact(apiErr.Message, key)); msg != "" {
+		detail = ": " + truncate(msg, 300)
 	}
 	switch code := apiErr.StatusCode; {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -254,6 +261,22 @@ func retryAfter(res *http.Response) time.Duration {
 		}
 	}
 	return 0
+}
+
+// credential matches what looks like a credential in an endpoint's
+// message: a bearer token, and the usual key shapes (OpenAI and OpenRouter
+// sk-..., Google AIza...). A message may name another key than the one sent
+// (a proxy's own, an organisation's).
+var credential = regexp.MustCompile(`(?i)\bbearer\s+[^\s"',;]+|\b(?:sk|rk|pk)-[A-Za-z0-9_-]{12,}|\bAIza[0-9A-Za-z_-]{20,}`)
+
+// redact removes key, and anything shaped like a credential, from an
+// endpoint's message. It runs before any truncation, which could otherwise
+// cut a key and leave its start.
+func redact(s, key string) string {
+	if key != "" {
+		s = strings.ReplaceAll(s, key, "[redacted]")
+	}
+	return credential.ReplaceAllString(s, "[redacted]")
 }
 
 func truncate(s string, n int) string {

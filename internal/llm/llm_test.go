@@ -144,11 +144,14 @@ func TestPermanentErrorsSayWhatIsWrong(t *testing.T) {
 	}
 }
 
+// The client names what is missing; what to do is the caller's to say
+// (the bot: /setkey; devbot edit: LLM_API_KEY), so it names no chat command.
 func TestNoKeyIsPermanent(t *testing.T) {
 	t.Parallel()
 	c := llm.New(llm.Config{BaseURL: "http://127.0.0.1:1/v1", Model: "m"})
 	_, err := c.Complete(context.Background(), msgs, "")
-	if !fault.IsPermanent(err) || !errors.Is(err, fault.ErrUnauthorized) || !strings.Contains(err.Error(), "/setkey") {
+	if !fault.IsPermanent(err) || !errors.Is(err, fault.ErrUnauthorized) || !errors.Is(err, llm.ErrNoKey) ||
+		!strings.Contains(err.Error(), "LLM_API_KEY is not set") || strings.Contains(err.Error(), "/setkey") {
 		t.Fatalf("err %v", err)
 	}
 }
@@ -162,5 +165,33 @@ func TestCancelledContextStopsRetrying(t *testing.T) {
 	_, err := c.Complete(ctx, msgs, "")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// An endpoint that quotes the key it refused, in its message and elsewhere
+// in its body, at every status: no error carries the key, however long the
+// message (a truncation must not leave the key's start).
+func TestErrorsNeverCarryTheKey(t *testing.T) {
+	t.Parallel()
+	const userKey = "sk-user-0123456789abcdefXYZ"
+	body := `{"error":{"message":"` + strings.Repeat("x", 290) + ` key ` + llmtest.EchoAuth + ` (Bearer ` + llmtest.EchoAuth +
+		`) other sk-proj-abcdefghijklmnop AIzaSyA0123456789abcdefghijklmnopq","param":"` + llmtest.EchoAuth + `"}}`
+	short := `{"error":{"message":"Invalid key ` + llmtest.EchoAuth + `"},"key":"` + llmtest.EchoAuth + `"}`
+	for _, status := range []int{401, 402, 403, 404, 400, 429, 500, 503} {
+		for _, b := range []string{body, short, "<html>" + llmtest.EchoAuth + "</html>"} {
+			for _, key := range []string{"", userKey} {
+				bd := setup(t, llmtest.Response{Status: status, Body: b})
+				bd.client = llm.New(llm.Config{BaseURL: bd.srv.URL, APIKey: "sk-operator-0123456789", Model: "m", MaxRetries: -1})
+				_, err := bd.client.Complete(context.Background(), msgs, key)
+				if err == nil {
+					t.Fatalf("HTTP %d: no error", status)
+				}
+				for _, k := range []string{"sk-operator-0123456789", userKey, "sk-operator-0", "sk-user-0", "sk-proj-abcdefghijklmnop", "AIzaSyA0123456789"} {
+					if strings.Contains(err.Error(), k) {
+						t.Errorf("HTTP %d error holds %q: %v", status, k, err)
+					}
+				}
+			}
+		}
 	}
 }

@@ -1,7 +1,9 @@
 // Package logging sets up log/slog: JSON with Cloud Logging's field names in
 // production (severity, message, logging.googleapis.com/trace), readable text
-// locally; and attributes carried by the context, so every line written while
-// handling an event names that event.
+// locally; attributes carried by the context, so every line written while
+// handling an event names that event; and a last line of defence that
+// scrubs every configured secret, and every secret the context carries (a
+// user's own key), from every line.
 package logging
 
 import (
@@ -19,8 +21,10 @@ const (
 )
 
 // New returns a logger writing to w. format is "json" (Cloud Logging) or
-// "text"; level is debug, info, warn or error.
-func New(w io.Writer, format, level string) *slog.Logger {
+// "text"; level is debug, info, warn or error. No line shows any of
+// secrets (the configuration's: config.Config.Secrets) or a secret of the
+// line's context (WithSecret): see Scrub.
+func New(w io.Writer, format, level string, secrets ...string) *slog.Logger {
 	var lvl slog.Level
 	switch strings.ToLower(level) {
 	case "debug":
@@ -38,7 +42,7 @@ func New(w io.Writer, format, level string) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})
 	}
-	return slog.New(&contextHandler{Handler: h})
+	return slog.New(&contextHandler{Handler: Scrub(h, secrets...)})
 }
 
 // cloudLogging renames slog's built-in keys to the fields Cloud Logging reads.

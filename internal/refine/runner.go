@@ -203,6 +203,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 				return r.fail(ctx, j.ID, db.JobFailed, "key", "Your stored LLM key cannot be read any more: /setkey it again, or /delkey. Nothing was charged.", EditOutcome{}, time.Since(start))
 			}
 			apiKey = string(k)
+			ctx = logging.WithSecret(ctx, apiKey) // no line logged from here on shows it
 		}
 	}
 	out, err := r.Editor.Edit(ctx, EditRequest{Path: j.Path, Content: content, Instruction: j.Instruction, APIKey: apiKey, Mode: j.Mode})

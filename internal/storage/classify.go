@@ -36,7 +36,8 @@ func (e *ServerError) Unwrap() error { return e.Kind }
 //	HTTP 5xx, 544                                unavailable, retryable
 //	"Object not found", "Bucket not found"       not found
 //	"The resource already exists", "... not empty" conflict
-//	JWT failures ("exp" claim, signature, JWS)   unauthorized
+//	JWT failures ("exp" claim, signature, JWS;   unauthorized
+//	  v1.11.2: "invalid signature", "jwt ...")
 //	"... exceeded the maximum allowed size"      too large
 //	"mime type ... not supported", "Invalid key" invalid
 //	HTTP 401/403 unauthorized, 409 conflict, 413 too large; a true 404 is an
@@ -74,7 +75,7 @@ func classify(method string, status int, h http.Header, message string) error {
 		e.Kind = fault.ErrTooLarge
 	case http.StatusNotFound:
 		e.Kind = fault.ErrUnavailable
-		e.Message += " (unknown route: is SUPABASE_URL the project URL?)"
+		e.Message += " (unknown route: is SUPABASE_URL the project URL? A bare Storage server, serving at its root, is SUPABASE_STORAGE_URL)"
 		return fault.AsRetryable(e)
 	default:
 		e.Kind = fault.ErrInvalid
@@ -99,7 +100,7 @@ func kindOfMessage(m string) error {
 		return fault.ErrNotFound
 	case has("already exists", "not empty"):
 		return fault.ErrConflict
-	case has("claim timestamp check failed", "signature verification failed", "invalid compact jws",
+	case has("claim timestamp check failed", "signature verification failed", "invalid signature", "invalid compact jws",
 		"jwt", "jws", "token", "api key", "unauthorized", "access denied", "permission denied", "row-level security"):
 		return fault.ErrUnauthorized
 	case has("maximum allowed size", "too large"):

@@ -51,16 +51,36 @@ func NewSupabase(baseURL, serviceKey string, hc *http.Client) (*Supabase, error)
 	if serviceKey == "" {
 		return nil, fault.AsPermanent(fmt.Errorf("%w: storage: the Supabase service key is empty", fault.ErrInvalid))
 	}
-	u.RawQuery, u.Fragment, u.User = "", "", nil
 	if u.Path = strings.TrimSuffix(u.Path, "/"); u.Path == "" {
 		u.Path = "/storage/v1"
 	}
-	u.RawPath = ""
+	return newSupabase(u, serviceKey, hc), nil
+}
+
+// NewSupabaseStorage returns an adapter for the storage API whose base is
+// storageURL, used as it is (but for a trailing slash): a bare Storage
+// server's root ("http://storage:5000"), which NewSupabase cannot address
+// since it appends /storage/v1 to a URL without a path.
+func NewSupabaseStorage(storageURL, serviceKey string, hc *http.Client) (*Supabase, error) {
+	u, err := url.Parse(strings.TrimSpace(storageURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fault.AsPermanent(fmt.Errorf("%w: storage: the storage URL must be http(s)://host[/path], not %q",
+			fault.ErrInvalid, redact(storageURL, serviceKey)))
+	}
+	if serviceKey == "" {
+		return nil, fault.AsPermanent(fmt.Errorf("%w: storage: the Supabase service key is empty", fault.ErrInvalid))
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return newSupabase(u, serviceKey, hc), nil
+}
+
+func newSupabase(u *url.URL, serviceKey string, hc *http.Client) *Supabase {
+	u.RawQuery, u.Fragment, u.User, u.RawPath = "", "", nil, ""
 	s := &Supabase{base: strings.TrimSuffix(u.String(), "/"), key: serviceKey}
 	if hc != nil {
 		s.timeout = hc.Timeout
 	}
-	return s, nil
+	return s
 }
 
 // BaseURL is the storage API's base URL.

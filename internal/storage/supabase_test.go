@@ -53,6 +53,73 @@ func TestSupabaseContractRealServer(t *testing.T) {
 	storagetest.Run(t, sb)
 }
 
+// The three ways to reach Storage: the hosted project URL (or a
+// self-hosted gateway), to which /storage/v1 is appended; and a bare
+// Storage server's root, given as the storage URL and used as is.
+func TestSupabaseAddressing(t *testing.T) {
+	t.Parallel()
+	gateway := storagetest.NewServer(t)
+	bare := storagetest.NewBareServer(t)
+	hosted, err := storage.NewSupabase(gateway.URL, storagetest.Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hosted.BaseURL() != gateway.URL+"/storage/v1" {
+		t.Errorf("project URL %s gives base %s", gateway.URL, hosted.BaseURL())
+	}
+	storagetest.Run(t, hosted)
+	root, err := storage.NewSupabaseStorage(bare.URL+"/", storagetest.SecretKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.BaseURL() != bare.URL {
+		t.Errorf("storage URL %s/ gives base %s, want it as is", bare.URL, root.BaseURL())
+	}
+	storagetest.Run(t, root)
+	// A bare server's root given as the project URL: /storage/v1 is an
+	// unknown route there, retryable and saying which setting to check.
+	wrong, err := storage.NewSupabase(bare.URL, storagetest.Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wrong.List(context.Background(), "b", ""); !errors.Is(err, fault.ErrUnavailable) || !strings.Contains(err.Error(), "SUPABASE_STORAGE_URL") {
+		t.Errorf("bare root as the project URL: %v", err)
+	}
+	for _, bad := range []string{"", "storage:5000", "ftp://x"} {
+		if _, err := storage.NewSupabaseStorage(bad, "k", nil); !errors.Is(err, fault.ErrInvalid) {
+			t.Errorf("NewSupabaseStorage(%q): %v, want invalid", bad, err)
+		}
+	}
+}
+
+// What an anon key meets on the real server, and why config refuses it:
+// nothing fails, nothing works.
+func TestFakeAnonKeySeesNothing(t *testing.T) {
+	t.Parallel()
+	b := setupSupabase(t)
+	ctx := context.Background()
+	bucket := storagetest.NewBucket(t, b.sb)
+	if err := b.sb.Put(ctx, bucket, "a.txt", []byte("x"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	anon, err := storage.NewSupabase(b.srv.BaseURL, storagetest.AnonKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if infos, err := anon.List(ctx, bucket, ""); err != nil || len(infos) != 0 {
+		t.Errorf("anon List = %v, %v; want silently empty", infos, err)
+	}
+	if err := anon.Delete(ctx, bucket, "a.txt"); err != nil {
+		t.Errorf("anon Delete = %v; want silent success", err)
+	}
+	if _, err := anon.Get(ctx, bucket, "a.txt"); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("anon Get = %v; want not found", err)
+	}
+	if _, ok := b.srv.Object(bucket, "a.txt"); !ok {
+		t.Error("the anon key deleted an object")
+	}
+}
+
 func TestNewSupabaseURL(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ in, want string }{
@@ -215,7 +282,19 @@ func TestSupabaseRetryAfter(t *testing.T) {
 // a missing object with a good key is "not found".
 func TestSupabaseExpiredKeyIsUnauthorized(t *testing.T) {
 	t.Parallel()
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) {
+			t.Parallel()
+			expiredKeyIsUnauthorized(t, legacy)
+		})
+	}
+}
+
+// expiredKeyIsUnauthorized: with legacy, the server words JWT failures as
+// v1.11.2 did ("invalid signature", "jwt expired", "jwt malformed").
+func expiredKeyIsUnauthorized(t *testing.T, legacy bool) {
 	b := setupSupabase(t)
+	b.srv.SetLegacy(legacy)
 	ctx := context.Background()
 	bucket := storagetest.NewBucket(t, b.sb)
 	if _, err := b.sb.Get(ctx, bucket, "missing.txt"); !errors.Is(err, fault.ErrNotFound) {

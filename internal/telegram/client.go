@@ -155,6 +155,11 @@ func (c *Client) do(ctx context.Context, method, contentType string, body io.Rea
 		return fault.Retryablef("telegram %s: HTTP %d with an undecodable body", method, resp.StatusCode)
 	}
 	if !env.OK {
+		// The description becomes the error's text: never with the token
+		// (a proxy in front of the Bot API may quote the URL).
+		if c.token != "" {
+			env.Description = strings.ReplaceAll(env.Description, c.token, "<token>")
+		}
 		if resp.StatusCode == http.StatusTooManyRequests && env.Parameters == nil {
 			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 				env.Parameters = &struct {

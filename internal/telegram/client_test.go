@@ -172,3 +172,15 @@ func TestCallbackAndDelete(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// A proxy in front of the Bot API may quote the URL, token and all, in its
+// description: the error never carries it.
+func TestTokenRedactedFromDescriptions(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Fail("sendMessage", 404, "Not Found: /bot"+srv.Token+"/sendMessage", 0)
+	_, err := c.SendMessage(context.Background(), telegram.SendMessage{ChatID: 1, Text: "x"})
+	if err == nil || strings.Contains(err.Error(), srv.Token) || !strings.Contains(err.Error(), "/bot<token>/sendMessage") {
+		t.Errorf("error = %v", err)
+	}
+}

@@ -14,7 +14,9 @@ import (
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/editor"
+	"github.com/devbot-hq/devbot/internal/llm"
 	"github.com/devbot-hq/devbot/internal/logging"
+	"github.com/devbot-hq/devbot/internal/textfile"
 )
 
 func init() {
@@ -34,7 +36,8 @@ a block naming another file is refused. Without --name the file is known by PATH
 as given, or, when the reply names exactly one file and that is not PATH (the
 original was saved under a temporary name), by the reply's name; a reply that
 creates that file (empty SEARCH) is still refused unless PATH is empty. A PATH
-that does not exist is an empty file.`,
+that does not exist is an empty file; a file that is not text (UTF-8, no NUL
+bytes) is refused, as the bot refuses it.`,
 		run: edit,
 	})
 }
@@ -66,6 +69,11 @@ func edit(ctx context.Context, e env, args []string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	if !textfile.Is(content) {
+		// The bot keeps no other kind of file, and an edit of one would
+		// corrupt it.
+		return fmt.Errorf("%s is not a text file (%s): devbot edits text files only", *file, textfile.Rule)
+	}
 
 	var res editblock.Result
 	if *response != "" {
@@ -94,9 +102,16 @@ func edit(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		logger := logging.New(e.stderr, cfg.LogFormat, "warn")
+		logger := logging.New(e.stderr, cfg.LogFormat, "warn", cfg.Secrets()...)
 		out, err := functions.NewEditor(cfg, logger).Edit(ctx, editor.Request{Path: *name, Content: content, Instruction: *instruction})
-		if out.Attempts > 0 {
+		if errors.Is(err, llm.ErrNoKey) {
+			// Nothing was sent: say what to configure (a chat user would
+			// /setkey; here it is the environment).
+			return fmt.Errorf("--instruction needs a model key: set LLM_API_KEY (or OPENROUTER_API_KEY, GOOGLE_API_KEY) for %s, "+
+				"or give the edit itself with --response", cfg.LLMBaseURL)
+		}
+		if out.Attempts > 0 && out.Model != "" {
+			// Only calls the endpoint answered have a model and a cost.
 			fmt.Fprintf(e.stderr, "devbot edit: %s, %d call(s), %d prompt + %d completion tokens, $%.6f\n",
 				out.Model, out.Attempts, out.PromptTokens, out.CompletionTokens, out.CostUSD)
 		}

@@ -131,3 +131,35 @@ func TestEditResponseMayBeAUnifiedDiff(t *testing.T) {
 		t.Fatalf("exit %d stdout %q stderr %s", code, stdout, stderr)
 	}
 }
+
+// A binary file is refused as the bot refuses one, and nothing is printed
+// as its new content.
+func TestEditRefusesBinaryFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeTemp(t, dir, "logo.png", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	reply := writeTemp(t, dir, "reply.txt", "logo.png\n```\n<<<<<<< SEARCH\n=======\nappended\n>>>>>>> REPLACE\n```\n")
+	code, stdout, stderr := runWith(t, nil, "edit", "--file", file, "--response", reply)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "is not a text file (UTF-8, no NUL bytes)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the binary file refused", code, stdout, stderr)
+	}
+}
+
+// Without a key, --instruction says what to configure, for the CLI: no
+// empty model name, no usage line for a call never made, no chat command.
+func TestEditInstructionWithoutAKey(t *testing.T) {
+	t.Parallel()
+	file := writeTemp(t, t.TempDir(), "app.py", "a = 1\n")
+	code, stdout, stderr := runWith(t, map[string]string{"LLM_BASE_URL": "http://127.0.0.1:1/v1"}, "edit", "--file", file, "--instruction", "set a to 2")
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	for _, bad := range []string{"call(s)", "/setkey", "unauthorized:"} {
+		if strings.Contains(stderr, bad) {
+			t.Errorf("stderr shows %q:\n%s", bad, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "devbot edit: --instruction needs a model key: set LLM_API_KEY (or OPENROUTER_API_KEY, GOOGLE_API_KEY) for http://127.0.0.1:1/v1, or give the edit itself with --response") {
+		t.Errorf("stderr does not say what to set:\n%s", stderr)
+	}
+}

@@ -53,10 +53,14 @@ func run(ctx context.Context, args []string, e env) int {
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				fmt.Fprintf(e.stdout, "devbot %s: %s\n\n%s\n", args[1], c.summary, c.usage)
-				return 0
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(e.stderr, "devbot help: unknown command %q\n\n", args[1])
+				help(e.stderr)
+				return 2
 			}
+			fmt.Fprintf(e.stdout, "devbot %s: %s\n\n%s\n", args[1], c.summary, c.usage)
+			return 0
 		}
 		help(e.stdout)
 		return 0

@@ -185,3 +185,39 @@ func TestBinary(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// help for an unknown command is a mistake on the command line: it names
+// the command and exits 2, like an unknown command does.
+func TestHelpUnknownCommand(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runWith(t, nil, "help", "nope")
+	if code != 2 || !strings.Contains(stderr, `devbot help: unknown command "nope"`) || stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the unknown command named", code, stdout, stderr)
+	}
+	if code, stdout, _ := runWith(t, nil, "help", "migrate"); code != 0 || !strings.Contains(stdout, "devbot migrate:") {
+		t.Errorf("help migrate: exit %d, %q", code, stdout)
+	}
+}
+
+// migrate's failures read as plain words: no error class, no package
+// prefix, and what to check.
+func TestMigrateErrorsInPlainWords(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		url  string
+		want string
+	}{
+		{"postgres://postgres@127.0.0.1:1/x", "cannot reach the database at 127.0.0.1:1 (connection refused): is PostgreSQL running there, and is DATABASE_URL right?"},
+		{"postgres://no_such_role@127.0.0.1:5432/postgres?sslmode=disable", `the database refused the connection: role "no_such_role" does not exist; check the user, password and database name in DATABASE_URL`},
+	} {
+		code, _, stderr := runWith(t, map[string]string{"DATABASE_URL": tt.url}, "migrate")
+		if code != 1 || !strings.Contains(stderr, "devbot migrate: "+tt.want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant %q", code, stderr, tt.want)
+		}
+		for _, internal := range []string{"temporarily unavailable", "migrate: migrate", "failed to initialize", "SQLSTATE"} {
+			if strings.Contains(stderr, internal) {
+				t.Errorf("stderr shows %q:\n%s", internal, stderr)
+			}
+		}
+	}
+}

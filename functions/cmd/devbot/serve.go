@@ -43,7 +43,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	logger := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets()...)
 	deps := functions.NewDeps(cfg, logger)
 	defer deps.Close()
 

@@ -18,10 +18,16 @@ type Response struct {
 	Status  int
 	Text    string
 	Headers map[string]string
-	Body    string // raw body for errors; default an OpenAI error object
+	// Body is the raw body of an error (default: an OpenAI error object).
+	// Every EchoAuth in it is replaced by the request's bearer token, as
+	// servers that quote the key they refused do.
+	Body string
 	// Usage reported with a 200 (defaults: 100 prompt, 20 completion).
 	PromptTokens, CompletionTokens int
 }
+
+// EchoAuth, in a Response's Body, stands for the bearer token received.
+const EchoAuth = "{{AUTH}}"
 
 // Request is what the server received.
 type Request struct {
@@ -114,7 +120,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if b == "" {
 			b = fmt.Sprintf(`{"error":{"message":%q,"type":"error","code":%d}}`, http.StatusText(resp.Status), resp.Status)
 		}
-		fmt.Fprint(w, b)
+		token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		fmt.Fprint(w, strings.ReplaceAll(b, EchoAuth, token))
 		return
 	}
 	pt, ct := resp.PromptTokens, resp.CompletionTokens

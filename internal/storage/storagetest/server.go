@@ -9,7 +9,9 @@
 // Content-Type, honours x-upsert: true on POST and upserts on PUT, lists
 // with folder semantics and deletes exact names. Like the real server, the
 // anonymous download route reports a bad key as "Bucket not found", while
-// the authenticated route reports the JWT error. Tests can queue failures
+// the authenticated route reports the JWT error; the anon key sees nothing
+// (row-level security); NewBareServer serves at the root without a gateway;
+// SetLegacy words JWT errors as v1.11.2 did. Tests can queue failures
 // (HTTP 500, 429, an HTML 502, a 544 timeout) and inspect what was stored and
 // what was sent.
 package storagetest
@@ -35,8 +37,16 @@ import (
 
 // Keys the fake recognizes as the bearer token (and apikey).
 const (
-	// Key is the service key the fake accepts.
-	Key = "storagetest-service-role-key"
+	// Key is the service key the fake accepts: a JWT whose role is
+	// service_role, as a project's service key is.
+	Key = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.storagetest-service-role"
+	// SecretKey is a newer secret key, accepted like Key.
+	SecretKey = "sb_secret_storagetest0123456789"
+	// AnonKey is the project's anon key: a valid JWT whose role is anon. As
+	// with the real server, row-level security then hides everything:
+	// listing answers [], deleting answers success and deletes nothing,
+	// downloading says "Object not found", and writes are refused.
+	AnonKey = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJhbm9uIn0.storagetest-anon"
 	// ExpiredKey is a JWT whose "exp" has passed.
 	ExpiredKey = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIiwiZXhwIjoxfQ.expired"
 	// ForgedKey is a well-formed JWT with a bad signature.
@@ -46,16 +56,21 @@ const (
 
 // The server's exact messages.
 const (
-	MsgObjectNotFound   = "Object not found"
-	MsgBucketNotFound   = "Bucket not found"
-	MsgAlreadyExists    = "The resource already exists"
-	MsgExpired          = `"exp" claim timestamp check failed`
-	MsgBadSignature     = "signature verification failed"
-	MsgNotJWS           = "Invalid Compact JWS"
-	MsgTooLarge         = "The object exceeded the maximum allowed size"
-	MsgBucketNotEmpty   = "The bucket you tried to delete is not empty"
-	MsgInternal         = "Internal Server Error"
-	DefaultMaxFileBytes = 50 << 20 // the server's global upload limit
+	MsgObjectNotFound = "Object not found"
+	MsgBucketNotFound = "Bucket not found"
+	MsgAlreadyExists  = "The resource already exists"
+	MsgExpired        = `"exp" claim timestamp check failed`
+	MsgBadSignature   = "signature verification failed"
+	MsgNotJWS         = "Invalid Compact JWS"
+	MsgRLS            = "new row violates row-level security policy"
+	// Older servers (v1.11.2) word the JWT errors differently.
+	MsgLegacyBadSignature = "invalid signature"
+	MsgLegacyExpired      = "jwt expired"
+	MsgLegacyNotJWS       = "jwt malformed"
+	MsgTooLarge           = "The object exceeded the maximum allowed size"
+	MsgBucketNotEmpty     = "The bucket you tried to delete is not empty"
+	MsgInternal           = "Internal Server Error"
+	DefaultMaxFileBytes   = 50 << 20 // the server's global upload limit
 )
 
 // Reply is a canned answer.
@@ -121,16 +136,39 @@ type Server struct {
 	requests []Request
 	delay    time.Duration
 	nextID   int
+	prefix   string // "/storage/v1/" behind the gateway, "/" for a bare server
+	gateway  bool   // the gateway refuses a request without apikey
+	legacy   bool   // v1.11.2's JWT messages
 }
 
 // NewServer starts a fake closed when t ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{buckets: map[string]*bucket{}}
+	s := &Server{buckets: map[string]*bucket{}, prefix: "/storage/v1/", gateway: true}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.BaseURL = s.URL + "/storage/v1"
 	t.Cleanup(s.Close)
 	return s
+}
+
+// NewBareServer starts a fake of a self-hosted Storage server reached
+// without a gateway: it serves at its root (BaseURL is its URL) and does
+// not ask for apikey.
+func NewBareServer(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{buckets: map[string]*bucket{}, prefix: "/"}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.BaseURL = s.URL
+	t.Cleanup(s.Close)
+	return s
+}
+
+// SetLegacy makes the fake answer JWT failures as Storage v1.11.2 does:
+// "invalid signature", "jwt expired", "jwt malformed".
+func (s *Server) SetLegacy(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.legacy = on
 }
 
 // FailNext makes the next requests answer the given replies, in order.
@@ -214,7 +252,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		canned = &s.replies[0]
 		s.replies = s.replies[1:]
 	}
-	delay := s.delay
+	delay, prefix, gateway, legacy := s.delay, s.prefix, s.gateway, s.legacy
 	s.mu.Unlock()
 	if delay > 0 {
 		select {
@@ -231,13 +269,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, canned.Body)
 		return
 	}
-	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/storage/v1/")
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), prefix)
 	if !ok {
 		routeNotFound(w, r)
 		return
 	}
 	// Hosted Supabase's gateway refuses a request without apikey.
-	if r.Header.Get("apikey") == "" {
+	if gateway && r.Header.Get("apikey") == "" {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "No API key found in request",
 			"hint": "No `apikey` request header or url param was found."})
 		return
@@ -251,7 +289,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		segs[i] = u
 	}
-	authErr := jwtError(r.Header.Get("Authorization"))
+	authErr := jwtError(r.Header.Get("Authorization"), legacy)
 	anonymous := r.Method == http.MethodGet && len(segs) >= 3 && segs[0] == "object" &&
 		segs[1] != "authenticated" && segs[1] != "info" && segs[1] != "public"
 	if authErr != "" {
@@ -261,7 +299,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, "404", "Bucket not found", "NoSuchBucket", MsgBucketNotFound)
 			return
 		}
+		if legacy {
+			// v1.11.2 sends no code with its JWT errors.
+			b, _ := json.Marshal(map[string]string{"statusCode": "403", "error": "Unauthorized", "message": authErr})
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write(b)
+			return
+		}
 		writeError(w, "403", "Unauthorized", "AccessDenied", authErr)
+		return
+	}
+	if r.Header.Get("Authorization") == "Bearer "+AnonKey {
+		anonymousCaller(w, r, segs)
 		return
 	}
 	switch {
@@ -286,17 +336,42 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func jwtError(authz string) string {
+func jwtError(authz string, legacy bool) string {
 	token, ok := strings.CutPrefix(authz, "Bearer ")
 	switch {
-	case ok && token == Key:
+	case ok && (token == Key || token == SecretKey || token == AnonKey):
 		return ""
+	case token == ExpiredKey && legacy:
+		return MsgLegacyExpired
 	case token == ExpiredKey:
 		return MsgExpired
+	case strings.Count(token, ".") == 2 && legacy:
+		return MsgLegacyBadSignature
 	case strings.Count(token, ".") == 2:
 		return MsgBadSignature
+	case legacy:
+		return MsgLegacyNotJWS
 	default:
 		return MsgNotJWS
+	}
+}
+
+// anonymousCaller answers as the real server does a caller whom row-level
+// security lets see no row: reads find nothing, deletes succeed and remove
+// nothing, writes are refused.
+func anonymousCaller(w http.ResponseWriter, r *http.Request, segs []string) {
+	switch {
+	case r.Method == http.MethodPost && len(segs) == 3 && segs[0] == "object" && segs[1] == "list",
+		r.Method == http.MethodDelete && len(segs) == 2 && segs[0] == "object":
+		writeJSON(w, http.StatusOK, []any{})
+	case r.Method == http.MethodGet && len(segs) == 2 && segs[0] == "bucket":
+		writeError(w, "404", "Bucket not found", "NoSuchBucket", MsgBucketNotFound)
+	case r.Method == http.MethodGet && len(segs) >= 3 && segs[0] == "object":
+		writeError(w, "404", "not_found", "NoSuchKey", MsgObjectNotFound)
+	case r.Method == http.MethodPost || r.Method == http.MethodPut:
+		writeError(w, "403", "Unauthorized", "Unauthorized", MsgRLS)
+	default:
+		routeNotFound(w, r)
 	}
 }
 
