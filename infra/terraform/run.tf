@@ -21,6 +21,9 @@ resource "google_cloud_run_v2_service" "function" {
   # the consumers keep ingress "all"; Cloud Run IAM (run.invoker for the
   # push identity only) is what keeps everyone else out.
   ingress = "INGRESS_TRAFFIC_ALL"
+  # The consumers' push audience (locals.tf): Cloud Run IAM accepts tokens
+  # for it besides the service URL.
+  custom_audiences = each.value.consumes != "" ? [local.push_audience[each.key]] : null
 
   template {
     service_account                  = google_service_account.function[each.key].email

@@ -230,6 +230,7 @@ func (c *checker) consumer(s *Service, target string) {
 	if slices.Contains(invokers, "allUsers") {
 		c.addf("consumer service %s is public; only the push identity may invoke it", s.Name)
 	}
+	audience, account := c.pushAuth(s, target)
 	var deliveries []*Subscription
 	var accounts []string
 	for _, name := range sortedKeys(c.inf.Subscriptions) {
@@ -243,9 +244,6 @@ func (c *checker) consumer(s *Service, target string) {
 		}
 		if c.code.PushSubscription != nil && sub.Name != c.code.PushSubscription(topic) {
 			c.addf("subscription %s: devbot dev and the guide call %s's push subscription %s", sub.Name, topic, c.code.PushSubscription(topic))
-		}
-		if sub.Audience != s.URI {
-			c.addf("subscription %s: OIDC audience %q, want the service URL", sub.Name, sub.Audience)
 		}
 		if sub.Ordering != c.code.Ordered[c.code.Consumes[target]] {
 			c.addf("subscription %s: enable_message_ordering=%t, but ordering keys are used: %t", sub.Name, sub.Ordering, c.code.Ordered[c.code.Consumes[target]])
@@ -277,14 +275,69 @@ func (c *checker) consumer(s *Service, target string) {
 		c.addf("consumer %s (%s) receives topic %q through %d subscriptions or triggers, want exactly 1", s.Name, target, topic, len(deliveries))
 		return
 	}
-	d, account := deliveries[0], accounts[0]
+	d, signer := deliveries[0], accounts[0]
 	if c.code.DeadLetterTopic != nil && d.DeadLetterTopic != c.code.DeadLetterTopic(topic) {
 		c.addf("%s dead-letters to %q; devbot dev and the guide use %q", d.Name, d.DeadLetterTopic, c.code.DeadLetterTopic(topic))
 	}
-	if account == "" || !slices.Contains(invokers, "serviceAccount:"+account) {
-		c.addf("consumer %s: the push identity %q may not invoke it", s.Name, account)
+	if signer == "" || !slices.Contains(invokers, "serviceAccount:"+signer) {
+		c.addf("consumer %s: the push identity %q may not invoke it", s.Name, signer)
+	}
+	c.sameAuth(s, d, audience, account)
+	if c.code.DeadLetterPath != "" {
+		for _, name := range sortedKeys(c.inf.Subscriptions) {
+			if sub := c.inf.Subscriptions[name]; sub.PushEndpoint == s.URI+c.code.DeadLetterPath {
+				c.sameAuth(s, sub, audience, account)
+			}
+		}
 	}
 	c.deliverySettings(s, d)
+}
+
+// pushAuth: a consumer's service sets the push-auth variables, without
+// which it refuses to start in production, as plain values known before
+// apply, and Cloud Run IAM accepts the audience (the service's URL or one
+// of its custom_audiences). It returns the audience and the account, ""
+// where they are not set.
+func (c *checker) pushAuth(s *Service, target string) (audience, account string) {
+	if len(c.code.PushAuthVars) != 2 {
+		return "", ""
+	}
+	vals := [2]string{}
+	for i, name := range c.code.PushAuthVars {
+		e, ok := s.Env[name]
+		switch {
+		case !ok:
+			c.addf("consumer service %s (%s) sets no %s: in production it refuses to start without push authentication (%s)",
+				s.Name, target, name, strings.Join(c.code.PushAuthVars, " and "))
+		case e.Secret != "" || !e.Known || e.Value == "":
+			c.addf("consumer service %s: %s must be a plain value known before apply, equal to what its subscription's oidc_token sends", s.Name, name)
+		default:
+			vals[i] = e.Value
+		}
+	}
+	if vals[0] != "" && vals[0] != s.URI && !slices.Contains(s.CustomAudiences, vals[0]) {
+		c.addf("consumer service %s: %s=%q is neither its URL nor one of its custom_audiences: Cloud Run IAM would refuse every push",
+			s.Name, c.code.PushAuthVars[0], vals[0])
+	}
+	return vals[0], vals[1]
+}
+
+// sameAuth: the delivery d sends the OIDC token the consumer checks.
+func (c *checker) sameAuth(s *Service, d *Subscription, audience, account string) {
+	if len(c.code.PushAuthVars) != 2 {
+		if d.Audience != s.URI {
+			c.addf("%s: OIDC audience %q, want the service URL", d.Name, d.Audience)
+		}
+		return
+	}
+	if audience != "" && d.Audience != audience {
+		c.addf("%s: OIDC audience %q, but %s checks %s=%q: every push would be refused",
+			d.Name, d.Audience, s.Name, c.code.PushAuthVars[0], audience)
+	}
+	if account != "" && !strings.EqualFold(d.OIDCAccount, account) {
+		c.addf("%s: OIDC token of %q, but %s checks %s=%q: every push would be refused",
+			d.Name, d.OIDCAccount, s.Name, c.code.PushAuthVars[1], account)
+	}
 }
 
 func (c *checker) deliverySettings(s *Service, d *Subscription) {
