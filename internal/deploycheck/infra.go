@@ -36,8 +36,8 @@ type Service struct {
 	// CustomAudiences are the OIDC audiences Cloud Run IAM accepts besides
 	// the service's own URLs.
 	CustomAudiences []string
-	Args           []string
-	Env            map[string]EnvVar
+	Args            []string
+	Env             map[string]EnvVar
 }
 
 // Target is the service's FUNCTION_TARGET.
