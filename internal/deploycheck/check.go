@@ -443,3 +443,37 @@ func (p Problems) Err() error {
 	}
 	return p
 }
+
+// deployOwned lists, per resource type, what `gcloud run deploy` and
+// `gcloud run jobs update --image` (cloudbuild.yaml) change: the image,
+// the client gcloud records itself as, the revision name, and the
+// annotations and labels gcloud (and the README's secret roll,
+// --update-labels) sets on the resource and its template. Terraform must
+// ignore them, or every plan after a deploy shows changes and an apply
+// would roll the image back.
+var deployOwned = map[string][]string{
+	"google_cloud_run_v2_service": {"client", "client_version", "annotations", "labels",
+		"template[0].containers[0].image", "template[0].revision", "template[0].annotations", "template[0].labels"},
+	"google_cloud_run_v2_job": {"client", "client_version", "annotations", "labels",
+		"template[0].template[0].containers[0].image", "template[0].annotations", "template[0].labels"},
+}
+
+// CheckLifecycle names every Cloud Run service or job whose lifecycle does
+// not ignore what the deploy owns.
+func CheckLifecycle(m *Module) Problems {
+	var p Problems
+	ignored := m.IgnoreChanges()
+	for _, r := range m.resources {
+		want, ok := deployOwned[r.typ]
+		if !ok || r.mode != "resource" {
+			continue
+		}
+		key := r.typ + "." + r.name
+		for _, path := range want {
+			if !slices.Contains(ignored[key], path) && !slices.Contains(ignored[key], "all") {
+				p = append(p, fmt.Sprintf("%s: lifecycle.ignore_changes lacks %s, which the deploy changes: a plan after a deploy would not be clean", key, path))
+			}
+		}
+	}
+	return p
+}

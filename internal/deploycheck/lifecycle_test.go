@@ -56,3 +56,31 @@ func TestVariablesAreValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployOwnedFieldsAreIgnored: what cloudbuild.yaml's gcloud deploy
+// changes on the services and the job (the image, the client gcloud records,
+// the revision name and the annotations and labels gcloud sets, the labels
+// an operator sets to roll secrets) is in ignore_changes, so a plan after a
+// deploy is clean (issue 13 item 12).
+func TestDeployOwnedFieldsAreIgnored(t *testing.T) {
+	t.Parallel()
+	m, err := Parse(setup(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range CheckLifecycle(m) {
+		t.Error(p)
+	}
+	// Dropping one entry is reported.
+	files := setup(t)
+	mutate(t, files, replace{file: "run.tf", old: "      template[0].annotations,\n", new: "", n: 1})
+	broken, err := Parse(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := CheckLifecycle(broken); !slices.ContainsFunc(p, func(s string) bool {
+		return strings.Contains(s, "google_cloud_run_v2_service.function") && strings.Contains(s, "template[0].annotations")
+	}) {
+		t.Errorf("a service without template[0].annotations in ignore_changes passed: %v", p)
+	}
+}
