@@ -428,6 +428,10 @@ func CheckCloudBuild(yaml string, inf *Infra) Problems {
 			p = append(p, fmt.Sprintf("cloudbuild.yaml does not run job %s", name))
 		}
 	}
+	if !strings.Contains(yaml, "update-traffic") || !strings.Contains(yaml, "--to-latest") {
+		p = append(p, "cloudbuild.yaml does not run `gcloud run services update-traffic --to-latest` after deploying: "+
+			"after a rollback pinned a revision, every later deploy would get 0% of the traffic")
+	}
 	return p
 }
 

@@ -427,3 +427,25 @@ func TestCloudBuildNamesEveryService(t *testing.T) {
 		t.Errorf("a cloudbuild.yaml without devbot-refine-jobs passed: %v", p)
 	}
 }
+
+// A rollback pins traffic to a revision; a build that only deploys would
+// then leave every later revision at 0% (issue 13 item 11). The build
+// routes traffic back to the latest revision after each deploy.
+func TestCloudBuildRoutesTrafficToLatest(t *testing.T) {
+	t.Parallel()
+	inf, err := evaluate(t, setup(t), testVars("push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := os.ReadFile("../../cloudbuild.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := CheckCloudBuild(string(yaml), inf); len(p) != 0 {
+		t.Errorf("cloudbuild.yaml: %s", p.Error())
+	}
+	broken := strings.ReplaceAll(string(yaml), "--to-latest", "")
+	if p := CheckCloudBuild(broken, inf); !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, "--to-latest") }) {
+		t.Errorf("a cloudbuild.yaml that leaves a pinned revision in place passed: %v", p)
+	}
+}
