@@ -3,12 +3,14 @@ package functions
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"cloud.google.com/go/pubsub/v2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/events"
 )
 
@@ -79,9 +81,45 @@ func (d *Deps) Publisher(ctx context.Context, topicID string) (*events.Publisher
 	return p, nil
 }
 
+// PushAuthVars configure push authentication (internal/config reads them);
+// a consumer in production needs both, and internal/deploycheck holds
+// Terraform to setting them on every consumer service.
+var PushAuthVars = []string{"PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT"}
+
+// requirePushAuth refuses a consumer in production whose push requests would
+// not be authenticated by the application: Cloud Run IAM alone would then
+// stand between the internet and the credit ledger, and one IAM mistake (an
+// allUsers invoker, a disabled invoker check) would let anyone post a paid
+// event. Outside production push auth stays optional: devbot dev, the
+// emulator and the tests send no token.
+func requirePushAuth(cfg *config.Config) error {
+	if !cfg.Production() {
+		return nil
+	}
+	var missing []string
+	if cfg.PushAuthAudience == "" {
+		missing = append(missing, "PUSH_AUTH_AUDIENCE")
+	}
+	if cfg.PushAuthServiceAccount == "" {
+		missing = append(missing, "PUSH_AUTH_SERVICE_ACCOUNT")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("ENVIRONMENT=production: a consumer does not start without push authentication: "+
+		"PUSH_AUTH_AUDIENCE (the audience of its subscription's OIDC token) and PUSH_AUTH_SERVICE_ACCOUNT "+
+		"(the push service account's email) must both be set (infra/terraform sets them); not set: %s",
+		strings.Join(missing, ", "))
+}
+
 // PushAuth returns the OIDC verifier for push requests, or nil when
-// PUSH_AUTH_AUDIENCE is not set (Cloud Run IAM then guards the service).
+// PUSH_AUTH_AUDIENCE is not set outside production (Cloud Run IAM, or
+// nothing locally, then guards the consumer). In production it is an error
+// to have none (requirePushAuth).
 func (d *Deps) PushAuth(ctx context.Context) (*events.PushAuth, error) {
+	if err := requirePushAuth(d.Config); err != nil {
+		return nil, err
+	}
 	if d.Config.PushAuthAudience == "" {
 		return nil, nil
 	}

@@ -3,14 +3,17 @@ package functions
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"github.com/devbot-hq/devbot/internal/config"
+	"github.com/devbot-hq/devbot/internal/dbtest"
 	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/events/embedded"
+	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
 
 func pubsubDepsConfig(t *testing.T, env map[string]string) *config.Config {
@@ -95,5 +98,74 @@ func TestDepsPushAuth(t *testing.T) {
 	a, err := on.PushAuth(ctx)
 	if err != nil || a == nil || a.Audience != "https://x.run.app" {
 		t.Errorf("PushAuth = %+v, %v", a, err)
+	}
+}
+
+// A consumer built for production without push authentication refuses to
+// start, naming both variables: Cloud Run IAM alone would then stand in
+// front of StripeEvents (issue 12 item 3). With both set it starts.
+func TestConsumerRefusesProductionWithoutPushAuth(t *testing.T) {
+	t.Parallel()
+	tg := telegramtest.New(t)
+	base := map[string]string{
+		"ENVIRONMENT": "production", "DATABASE_URL": dbtest.URL(t),
+		"TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
+	}
+	build := func(extra map[string]string) error {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Database, config.TelegramAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := NewDeps(cfg, slog.New(slog.DiscardHandler))
+		defer d.Close()
+		target, _ := Lookup(StripeEventsName)
+		_, err = Handler(context.Background(), []Target{target}, d)
+		return err
+	}
+	for _, c := range []struct {
+		name  string
+		extra map[string]string
+	}{
+		{"neither", nil},
+		{"service account only", map[string]string{"PUSH_AUTH_SERVICE_ACCOUNT": "push@p.iam.gserviceaccount.com"}},
+	} {
+		err := build(c.extra)
+		if err == nil || !strings.Contains(err.Error(), "PUSH_AUTH_AUDIENCE") || !strings.Contains(err.Error(), "PUSH_AUTH_SERVICE_ACCOUNT") ||
+			!strings.Contains(err.Error(), "ENVIRONMENT=production") {
+			t.Errorf("%s: StripeEvents in production without push auth: error %v, want one naming ENVIRONMENT=production, PUSH_AUTH_AUDIENCE and PUSH_AUTH_SERVICE_ACCOUNT", c.name, err)
+		}
+	}
+	if err := build(map[string]string{"PUSH_AUTH_AUDIENCE": "devbot/p/devbot-stripe-events",
+		"PUSH_AUTH_SERVICE_ACCOUNT": "push@p.iam.gserviceaccount.com"}); err != nil {
+		t.Errorf("StripeEvents in production with push auth: %v", err)
+	}
+}
+
+// Every consumer refuses production without push authentication before it
+// builds anything (no database is reached); outside production push auth
+// stays optional (devbot dev, the emulator and the tests send no token).
+func TestEveryConsumerRequiresPushAuthInProduction(t *testing.T) {
+	t.Parallel()
+	for _, target := range Targets() {
+		if target.Consumes == "" {
+			continue
+		}
+		cfg := &config.Config{Environment: "production", DatabaseURL: "postgres://devbot@127.0.0.1:1/none"}
+		d := NewDeps(cfg, slog.New(slog.DiscardHandler))
+		_, err := Handler(context.Background(), []Target{target}, d)
+		d.Close()
+		if err == nil || !strings.Contains(err.Error(), "PUSH_AUTH_AUDIENCE") {
+			t.Errorf("%s: error %v, want the push-auth refusal", target.Name, err)
+		}
+		if dev, err := NewDeps(&config.Config{Environment: "development"}, slog.New(slog.DiscardHandler)).PushAuth(context.Background()); dev != nil || err != nil {
+			t.Errorf("development without push auth: %v, %v; want nil, nil", dev, err)
+		}
 	}
 }

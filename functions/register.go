@@ -56,7 +56,17 @@ func lazy(t Target) func(http.ResponseWriter, *http.Request) {
 // Handler builds the handler for targets: a single target is served at
 // every path (as on Cloud Run, one service per function); several are
 // served at /<Name>.
+//
+// In production a consumer without push authentication is refused here,
+// before anything is built or connected, so the process does not start.
 func Handler(ctx context.Context, targets []Target, d *Deps) (http.Handler, error) {
+	for _, t := range targets {
+		if t.Consumes != "" {
+			if err := requirePushAuth(d.Config); err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Name, err)
+			}
+		}
+	}
 	project := d.Config.GoogleCloudProject
 	if len(targets) == 1 {
 		h, err := targets[0].Build(ctx, d)

@@ -51,22 +51,35 @@ resource "terraform_data" "eventarc_subscription" {
   for_each = google_eventarc_trigger.consumer
 
   input = {
-    subscription          = each.value.transport[0].pubsub[0].subscription
-    dead_letter_topic     = google_pubsub_topic.dead_letter[local.functions[each.key].consumes].id
-    max_delivery_attempts = var.max_delivery_attempts
-    ack_deadline_seconds  = local.ack_deadline[each.key]
-    minimum_backoff       = var.retry_minimum_backoff
-    maximum_backoff       = var.retry_maximum_backoff
+    subscription              = each.value.transport[0].pubsub[0].subscription
+    dead_letter_topic         = google_pubsub_topic.dead_letter[local.functions[each.key].consumes].id
+    max_delivery_attempts     = var.max_delivery_attempts
+    ack_deadline_seconds      = local.ack_deadline[each.key]
+    minimum_backoff           = var.retry_minimum_backoff
+    maximum_backoff           = var.retry_maximum_backoff
+    push_auth_service_account = google_service_account.invoker.email
+    push_auth_audience        = local.push_audience[each.key]
   }
 
+  # Re-run whenever a setting changes, or Eventarc may have rewritten its
+  # subscription (a new subscription, or a change of the trigger's
+  # destination).
   triggers_replace = [
     each.value.transport[0].pubsub[0].subscription,
+    google_cloud_run_v2_service.function[each.key].name,
     var.max_delivery_attempts,
     local.ack_deadline[each.key],
     var.retry_minimum_backoff,
     var.retry_maximum_backoff,
+    google_service_account.invoker.email,
+    local.push_audience[each.key],
   ]
 
+  # Eventarc's token would carry its own audience, which the consumer cannot
+  # know before its service exists (the cycle that locals.tf's
+  # push_audience avoids). So the update also sets the OIDC token to the
+  # consumer's push audience, keeping the push endpoint Eventarc chose
+  # (read back with describe: it carries Eventarc's query parameters).
   provisioner "local-exec" {
     command = join(" ", [
       "gcloud pubsub subscriptions update",
@@ -78,6 +91,9 @@ resource "terraform_data" "eventarc_subscription" {
       "--dead-letter-topic=${google_pubsub_topic.dead_letter[local.functions[each.key].consumes].id}",
       "--max-delivery-attempts=${var.max_delivery_attempts}",
       "--expiration-period=never",
+      "--push-endpoint=\"$(gcloud pubsub subscriptions describe ${each.value.transport[0].pubsub[0].subscription} --project=${var.project_id} --format='value(pushConfig.pushEndpoint)')\"",
+      "--push-auth-service-account=${google_service_account.invoker.email}",
+      "--push-auth-token-audience=${local.push_audience[each.key]}",
     ])
   }
 

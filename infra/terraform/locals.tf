@@ -120,6 +120,15 @@ locals {
 
   consumers = { for name, f in local.functions : name => f if f.consumes != "" }
 
+  # The audience of the OIDC token each consumer's pushes carry, and that
+  # the consumer checks (PUSH_AUTH_AUDIENCE). It cannot be the service URL:
+  # that is known only after the service exists, and the service's own
+  # environment cannot refer to it (a cycle). A custom audience is known
+  # before apply; the service lists it in custom_audiences so that Cloud Run
+  # IAM accepts it too, the push subscriptions (and the Eventarc
+  # subscriptions, eventarc.tf) send it, and the consumer checks it.
+  push_audience = { for name, f in local.consumers : name => "devbot:${var.project_id}:${f.service}" }
+
   # A consumer's deadline inside its request timeout: the handler stops
   # (and records what it can) before Cloud Run cuts the request off.
   handler_timeout = { for name, l in var.limits : name => "${floor(l.timeout_seconds * 0.9)}s" }
@@ -134,10 +143,14 @@ locals {
       local.common_env,
       f.env,
       { FUNCTION_TARGET = name },
-      # Consumers only: give up on the last attempt, finish before the timeout.
+      # Consumers only: give up on the last attempt, finish before the
+      # timeout, accept only pushes signed for them by the push identity (a
+      # consumer refuses to start in production without both PUSH_AUTH_*).
       { for k, v in {
-        MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
-        HANDLER_TIMEOUT       = local.handler_timeout[name]
+        MAX_DELIVERY_ATTEMPTS     = tostring(var.max_delivery_attempts)
+        HANDLER_TIMEOUT           = local.handler_timeout[name]
+        PUSH_AUTH_AUDIENCE        = lookup(local.push_audience, name, "")
+        PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.invoker.email
       } : k => v if f.consumes != "" },
     )
   }

@@ -66,7 +66,7 @@ resource "google_pubsub_subscription" "push" {
 
     oidc_token {
       service_account_email = google_service_account.invoker.email
-      audience              = google_cloud_run_v2_service.function[each.key].uri
+      audience              = local.push_audience[each.key]
     }
   }
 
@@ -135,7 +135,7 @@ resource "google_pubsub_subscription" "dead_letter_push" {
 
     oidc_token {
       service_account_email = google_service_account.invoker.email
-      audience              = google_cloud_run_v2_service.function[each.key].uri
+      audience              = local.push_audience[each.key]
     }
   }
 

@@ -21,6 +21,9 @@ resource "google_cloud_run_v2_service" "function" {
   # the consumers keep ingress "all"; Cloud Run IAM (run.invoker for the
   # push identity only) is what keeps everyone else out.
   ingress = "INGRESS_TRAFFIC_ALL"
+  # The consumers' push audience (locals.tf): Cloud Run IAM accepts tokens
+  # for it besides the service URL.
+  custom_audiences = each.value.consumes != "" ? [local.push_audience[each.key]] : null
 
   template {
     service_account                  = google_service_account.function[each.key].email
@@ -72,11 +75,20 @@ resource "google_cloud_run_v2_service" "function" {
   }
 
   lifecycle {
-    # cloudbuild.yaml deploys every new image; Terraform owns the rest.
+    # cloudbuild.yaml deploys every new image with gcloud, which also
+    # records itself as the client, names the new revision and sets its
+    # own annotations and labels (as does the README's secret roll,
+    # --update-labels). Terraform owns the rest, so a plan after a deploy
+    # is clean and an apply never rolls a deploy back.
     ignore_changes = [
       template[0].containers[0].image,
+      template[0].revision,
+      template[0].annotations,
+      template[0].labels,
       client,
       client_version,
+      annotations,
+      labels,
     ]
   }
 
@@ -166,10 +178,16 @@ resource "google_cloud_run_v2_job" "migrate" {
   }
 
   lifecycle {
+    # As the services': cloudbuild.yaml's `gcloud run jobs update --image`
+    # owns the image, the client and gcloud's annotations and labels.
     ignore_changes = [
       template[0].template[0].containers[0].image,
+      template[0].annotations,
+      template[0].labels,
       client,
       client_version,
+      annotations,
+      labels,
     ]
   }
 

@@ -66,21 +66,36 @@ variable "max_delivery_attempts" {
 }
 
 variable "retry_minimum_backoff" {
-  description = "Shortest delay before a nacked message is redelivered."
+  description = "Shortest delay before a nacked message is redelivered (0s-600s, at most retry_maximum_backoff)."
   type        = string
   default     = "10s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]{1,9})?s$", var.retry_minimum_backoff)) && try(tonumber(trimsuffix(var.retry_minimum_backoff, "s")) >= 0 && tonumber(trimsuffix(var.retry_minimum_backoff, "s")) <= 600, false)
+    error_message = "retry_minimum_backoff must be a number of seconds ending in s, from 0s to 600s (e.g. \"10s\")."
+  }
 }
 
 variable "retry_maximum_backoff" {
   description = "Longest delay before a nacked message is redelivered (at most 600s)."
   type        = string
   default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]{1,9})?s$", var.retry_maximum_backoff)) && try(tonumber(trimsuffix(var.retry_maximum_backoff, "s")) >= 0 && tonumber(trimsuffix(var.retry_maximum_backoff, "s")) <= 600, false)
+    error_message = "retry_maximum_backoff must be a number of seconds ending in s, from 0s to 600s (e.g. \"600s\")."
+  }
 }
 
 variable "dead_letter_retention" {
-  description = "How long the dead-letter subscriptions keep messages for inspection and devbot replay (at most 31 days)."
+  description = "How long the dead-letter subscriptions keep messages for inspection and devbot replay (600s, 10 minutes, to 2678400s, 31 days)."
   type        = string
   default     = "1209600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]{1,9})?s$", var.dead_letter_retention)) && try(tonumber(trimsuffix(var.dead_letter_retention, "s")) >= 600 && tonumber(trimsuffix(var.dead_letter_retention, "s")) <= 2678400, false)
+    error_message = "dead_letter_retention must be a number of seconds ending in s, from 600s to 2678400s (e.g. \"1209600s\")."
+  }
 }
 
 variable "limits" {
@@ -121,6 +136,11 @@ variable "log_level" {
   description = "LOG_LEVEL of every function: debug, info, warn or error."
   type        = string
   default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
 }
 
 variable "deletion_protection" {

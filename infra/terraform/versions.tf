@@ -20,16 +20,22 @@ data "google_project" "this" {
 
 # The APIs the deployment uses. Disabling them on destroy would break
 # anything else in the project that uses them, so destroy leaves them on.
+# Cloud Resource Manager and Service Usage must already be on before the
+# first apply (Terraform reads the project and enables the others through
+# them; the README's Deployment section enables them with gcloud); they are
+# listed so that they stay on.
 resource "google_project_service" "apis" {
   for_each = toset([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "eventarc.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
+    "serviceusage.googleapis.com",
   ])
   project            = var.project_id
   service            = each.value

@@ -236,6 +236,7 @@ func (c *checker) consumer(s *Service, target string) {
 	if slices.Contains(invokers, "allUsers") {
 		c.addf("consumer service %s is public; only the push identity may invoke it", s.Name)
 	}
+	audience, account := c.pushAuth(s, target)
 	var deliveries []*Subscription
 	var accounts []string
 	for _, name := range sortedKeys(c.inf.Subscriptions) {
@@ -249,9 +250,6 @@ func (c *checker) consumer(s *Service, target string) {
 		}
 		if c.code.PushSubscription != nil && sub.Name != c.code.PushSubscription(topic) {
 			c.addf("subscription %s: devbot dev and the guide call %s's push subscription %s", sub.Name, topic, c.code.PushSubscription(topic))
-		}
-		if sub.Audience != s.URI {
-			c.addf("subscription %s: OIDC audience %q, want the service URL", sub.Name, sub.Audience)
 		}
 		if sub.Ordering != c.code.Ordered[c.code.Consumes[target]] {
 			c.addf("subscription %s: enable_message_ordering=%t, but ordering keys are used: %t", sub.Name, sub.Ordering, c.code.Ordered[c.code.Consumes[target]])
@@ -283,14 +281,69 @@ func (c *checker) consumer(s *Service, target string) {
 		c.addf("consumer %s (%s) receives topic %q through %d subscriptions or triggers, want exactly 1", s.Name, target, topic, len(deliveries))
 		return
 	}
-	d, account := deliveries[0], accounts[0]
+	d, signer := deliveries[0], accounts[0]
 	if c.code.DeadLetterTopic != nil && d.DeadLetterTopic != c.code.DeadLetterTopic(topic) {
 		c.addf("%s dead-letters to %q; devbot dev and the guide use %q", d.Name, d.DeadLetterTopic, c.code.DeadLetterTopic(topic))
 	}
-	if account == "" || !slices.Contains(invokers, "serviceAccount:"+account) {
-		c.addf("consumer %s: the push identity %q may not invoke it", s.Name, account)
+	if signer == "" || !slices.Contains(invokers, "serviceAccount:"+signer) {
+		c.addf("consumer %s: the push identity %q may not invoke it", s.Name, signer)
+	}
+	c.sameAuth(s, d, audience, account)
+	if c.code.DeadLetterPath != "" {
+		for _, name := range sortedKeys(c.inf.Subscriptions) {
+			if sub := c.inf.Subscriptions[name]; sub.PushEndpoint == s.URI+c.code.DeadLetterPath {
+				c.sameAuth(s, sub, audience, account)
+			}
+		}
 	}
 	c.deliverySettings(s, d)
+}
+
+// pushAuth: a consumer's service sets the push-auth variables, without
+// which it refuses to start in production, as plain values known before
+// apply, and Cloud Run IAM accepts the audience (the service's URL or one
+// of its custom_audiences). It returns the audience and the account, ""
+// where they are not set.
+func (c *checker) pushAuth(s *Service, target string) (audience, account string) {
+	if len(c.code.PushAuthVars) != 2 {
+		return "", ""
+	}
+	vals := [2]string{}
+	for i, name := range c.code.PushAuthVars {
+		e, ok := s.Env[name]
+		switch {
+		case !ok:
+			c.addf("consumer service %s (%s) sets no %s: in production it refuses to start without push authentication (%s)",
+				s.Name, target, name, strings.Join(c.code.PushAuthVars, " and "))
+		case e.Secret != "" || !e.Known || e.Value == "":
+			c.addf("consumer service %s: %s must be a plain value known before apply, equal to what its subscription's oidc_token sends", s.Name, name)
+		default:
+			vals[i] = e.Value
+		}
+	}
+	if vals[0] != "" && vals[0] != s.URI && !slices.Contains(s.CustomAudiences, vals[0]) {
+		c.addf("consumer service %s: %s=%q is neither its URL nor one of its custom_audiences: Cloud Run IAM would refuse every push",
+			s.Name, c.code.PushAuthVars[0], vals[0])
+	}
+	return vals[0], vals[1]
+}
+
+// sameAuth: the delivery d sends the OIDC token the consumer checks.
+func (c *checker) sameAuth(s *Service, d *Subscription, audience, account string) {
+	if len(c.code.PushAuthVars) != 2 {
+		if d.Audience != s.URI {
+			c.addf("%s: OIDC audience %q, want the service URL", d.Name, d.Audience)
+		}
+		return
+	}
+	if audience != "" && d.Audience != audience {
+		c.addf("%s: OIDC audience %q, but %s checks %s=%q: every push would be refused",
+			d.Name, d.Audience, s.Name, c.code.PushAuthVars[0], audience)
+	}
+	if account != "" && !strings.EqualFold(d.OIDCAccount, account) {
+		c.addf("%s: OIDC token of %q, but %s checks %s=%q: every push would be refused",
+			d.Name, d.OIDCAccount, s.Name, c.code.PushAuthVars[1], account)
+	}
 }
 
 func (c *checker) deliverySettings(s *Service, d *Subscription) {
@@ -381,6 +434,10 @@ func CheckCloudBuild(yaml string, inf *Infra) Problems {
 			p = append(p, fmt.Sprintf("cloudbuild.yaml does not run job %s", name))
 		}
 	}
+	if !strings.Contains(yaml, "update-traffic") || !strings.Contains(yaml, "--to-latest") {
+		p = append(p, "cloudbuild.yaml does not run `gcloud run services update-traffic --to-latest` after deploying: "+
+			"after a rollback pinned a revision, every later deploy would get 0% of the traffic")
+	}
 	return p
 }
 
@@ -393,6 +450,40 @@ func (p Problems) Error() string { return strings.Join(p, "\n") }
 func (p Problems) Err() error {
 	if len(p) == 0 {
 		return nil
+	}
+	return p
+}
+
+// deployOwned lists, per resource type, what `gcloud run deploy` and
+// `gcloud run jobs update --image` (cloudbuild.yaml) change: the image,
+// the client gcloud records itself as, the revision name, and the
+// annotations and labels gcloud (and the README's secret roll,
+// --update-labels) sets on the resource and its template. Terraform must
+// ignore them, or every plan after a deploy shows changes and an apply
+// would roll the image back.
+var deployOwned = map[string][]string{
+	"google_cloud_run_v2_service": {"client", "client_version", "annotations", "labels",
+		"template[0].containers[0].image", "template[0].revision", "template[0].annotations", "template[0].labels"},
+	"google_cloud_run_v2_job": {"client", "client_version", "annotations", "labels",
+		"template[0].template[0].containers[0].image", "template[0].annotations", "template[0].labels"},
+}
+
+// CheckLifecycle names every Cloud Run service or job whose lifecycle does
+// not ignore what the deploy owns.
+func CheckLifecycle(m *Module) Problems {
+	var p Problems
+	ignored := m.IgnoreChanges()
+	for _, r := range m.resources {
+		want, ok := deployOwned[r.typ]
+		if !ok || r.mode != "resource" {
+			continue
+		}
+		key := r.typ + "." + r.name
+		for _, path := range want {
+			if !slices.Contains(ignored[key], path) && !slices.Contains(ignored[key], "all") {
+				p = append(p, fmt.Sprintf("%s: lifecycle.ignore_changes lacks %s, which the deploy changes: a plan after a deploy would not be clean", key, path))
+			}
+		}
 	}
 	return p
 }

@@ -30,6 +30,10 @@ type Code struct {
 	// DeadLetterPath is where a consumer takes its dead-letter topic's
 	// pushes (functions.DeadLetterPath); empty skips that check.
 	DeadLetterPath string
+	// PushAuthVars are the audience and service-account variables without
+	// which a consumer refuses to start in production
+	// (functions.PushAuthVars); empty skips those checks.
+	PushAuthVars []string
 	// MigrateNeeds are the groups `devbot migrate` needs.
 	MigrateNeeds []config.Group
 	// Load, when set, is the code's own configuration loader: each service's
@@ -55,6 +59,7 @@ func FromCode() Code {
 		PushSubscription: functions.PushSubscription,
 		DeadLetterTopic:  functions.DeadLetterTopic,
 		DeadLetterPath:   functions.DeadLetterPath,
+		PushAuthVars:     slices.Clone(functions.PushAuthVars),
 		Load:             config.Load,
 	}
 	for _, t := range functions.Targets() {

@@ -126,6 +126,10 @@ func TestEvaluatedValues(t *testing.T) {
 		{"push endpoint", sub.PushEndpoint, refine.URI},
 		{"dead-letter topic", sub.DeadLetterTopic, "refine-jobs-dead-letter"},
 		{"OIDC account", sub.OIDCAccount, "devbot-push-invoker@devbot-test.iam.gserviceaccount.com"},
+		{"OIDC audience", sub.Audience, "devbot:devbot-test:devbot-refine-jobs"},
+		{"PUSH_AUTH_AUDIENCE", refine.Env["PUSH_AUTH_AUDIENCE"].Value, "devbot:devbot-test:devbot-refine-jobs"},
+		{"PUSH_AUTH_SERVICE_ACCOUNT", refine.Env["PUSH_AUTH_SERVICE_ACCOUNT"].Value, "devbot-push-invoker@devbot-test.iam.gserviceaccount.com"},
+		{"custom audiences", strings.Join(refine.CustomAudiences, ","), "devbot:devbot-test:devbot-refine-jobs"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
@@ -199,7 +203,7 @@ func TestCheckFailsWhenTerraformChanges(t *testing.T) {
 			"sets the secret LLM_API_KEY as a plain value"},
 		{"dead-letter attempts differ from MAX_DELIVERY_ATTEMPTS", "push", []replace{{file: "pubsub.tf", old: "max_delivery_attempts = var.max_delivery_attempts", new: "max_delivery_attempts = 7"}},
 			`MAX_DELIVERY_ATTEMPTS="5", but refine-jobs-push dead-letters after 7 attempts`},
-		{"dead-letter attempts differ (eventarc)", "eventarc", []replace{{file: "eventarc.tf", old: "max_delivery_attempts = var.max_delivery_attempts", new: "max_delivery_attempts = 9"}},
+		{"dead-letter attempts differ (eventarc)", "eventarc", []replace{{file: "eventarc.tf", old: "max_delivery_attempts     = var.max_delivery_attempts", new: "max_delivery_attempts     = 9"}},
 			"dead-letters after 9 attempts"},
 		{"ack deadline shorter than timeout", "push", []replace{{file: "locals.tf", old: "min(600, l.timeout_seconds + 30)", new: "l.timeout_seconds - 10"}},
 			"refine-jobs-push: ack deadline 530s must cover devbot-refine-jobs's timeout of 540s"},
@@ -233,6 +237,22 @@ func TestCheckFailsWhenTerraformChanges(t *testing.T) {
 			"devbot dev and the guide call refine-jobs's push subscription refine-jobs-push"},
 		{"dead-letter topic renamed", "eventarc", []replace{{file: "pubsub.tf", old: `name     = "${each.key}-dead-letter"`, new: `name     = "${each.key}-dlq"`}},
 			`dead-letters to "stripe-events-dlq"; devbot dev and the guide use "stripe-events-dead-letter"`},
+		{"no push audience", "push", []replace{{file: "locals.tf", old: "        PUSH_AUTH_AUDIENCE        = lookup(local.push_audience, name, \"\")\n", new: ""}},
+			"consumer service devbot-stripe-events (StripeEvents) sets no PUSH_AUTH_AUDIENCE: in production it refuses to start"},
+		{"no push service account", "eventarc", []replace{{file: "locals.tf", old: "        PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.invoker.email\n", new: ""}},
+			"consumer service devbot-refine-jobs (RefineJobs) sets no PUSH_AUTH_SERVICE_ACCOUNT"},
+		{"push audience is the service URL (the default)", "push", []replace{{file: "pubsub.tf", old: "audience              = local.push_audience[each.key]", new: "audience              = google_cloud_run_v2_service.function[each.key].uri", n: 1}},
+			`refine-jobs-push: OIDC audience "https://devbot-refine-jobs.run.app", but devbot-refine-jobs checks PUSH_AUTH_AUDIENCE="devbot:devbot-test:devbot-refine-jobs"`},
+		{"dead-letter push audience differs", "eventarc", []replace{{file: "pubsub.tf", old: "audience              = local.push_audience[each.key]", new: `audience              = "elsewhere"`, n: 2}},
+			`stripe-events-dead-letter-push: OIDC audience "elsewhere", but devbot-stripe-events checks PUSH_AUTH_AUDIENCE`},
+		{"push token signed by another account", "push", []replace{{file: "pubsub.tf", old: "service_account_email = google_service_account.invoker.email", new: `service_account_email = "other@devbot-test.iam.gserviceaccount.com"`, n: 1}},
+			`refine-jobs-push: OIDC token of "other@devbot-test.iam.gserviceaccount.com", but devbot-refine-jobs checks PUSH_AUTH_SERVICE_ACCOUNT`},
+		{"audience not accepted by Cloud Run IAM", "push", []replace{{file: "run.tf", old: "custom_audiences = each.value.consumes != \"\" ? [local.push_audience[each.key]] : null", new: "custom_audiences = null"}},
+			"consumer service devbot-telegram-updates: PUSH_AUTH_AUDIENCE=\"devbot:devbot-test:devbot-telegram-updates\" is neither its URL nor one of its custom_audiences"},
+		{"eventarc token keeps Eventarc's audience", "eventarc", []replace{{file: "eventarc.tf", old: "push_auth_audience        = local.push_audience[each.key]", new: `push_auth_audience        = ""`}},
+			`devbot-refine-jobs-trigger's subscription: OIDC audience "", but devbot-refine-jobs checks PUSH_AUTH_AUDIENCE`},
+		{"eventarc token of another account", "eventarc", []replace{{file: "eventarc.tf", old: "push_auth_service_account = google_service_account.invoker.email", new: `push_auth_service_account = "x@y.iam.gserviceaccount.com"`}},
+			`devbot-stripe-events-trigger's subscription: OIDC token of "x@y.iam.gserviceaccount.com"`},
 		{"migrate job gone", "push", []replace{{file: "run.tf", old: `args  = ["migrate"]`, new: `args  = ["serve"]`}},
 			"no Cloud Run job runs devbot migrate"},
 		{"migrate job without database", "push", []replace{{file: "run.tf", old: `name = "DATABASE_URL"`, new: `name = "DATABASE_URI"`}},
@@ -405,5 +425,27 @@ func TestCloudBuildNamesEveryService(t *testing.T) {
 	broken := strings.ReplaceAll(string(yaml), "devbot-refine-jobs", "devbot-refine")
 	if p := CheckCloudBuild(broken, inf); !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, "devbot-refine-jobs") }) {
 		t.Errorf("a cloudbuild.yaml without devbot-refine-jobs passed: %v", p)
+	}
+}
+
+// A rollback pins traffic to a revision; a build that only deploys would
+// then leave every later revision at 0% (issue 13 item 11). The build
+// routes traffic back to the latest revision after each deploy.
+func TestCloudBuildRoutesTrafficToLatest(t *testing.T) {
+	t.Parallel()
+	inf, err := evaluate(t, setup(t), testVars("push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := os.ReadFile("../../cloudbuild.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := CheckCloudBuild(string(yaml), inf); len(p) != 0 {
+		t.Errorf("cloudbuild.yaml: %s", p.Error())
+	}
+	broken := strings.ReplaceAll(string(yaml), "--to-latest", "")
+	if p := CheckCloudBuild(broken, inf); !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, "--to-latest") }) {
+		t.Errorf("a cloudbuild.yaml that leaves a pinned revision in place passed: %v", p)
 	}
 }

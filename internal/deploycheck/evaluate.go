@@ -40,6 +40,9 @@ func (m *Module) Evaluate(vars map[string]cty.Value) ([]*Instance, error) {
 		if err != nil {
 			return nil, fmt.Errorf("variable %s: %w", name, err)
 		}
+		if err := v.validate(conv); err != nil {
+			return nil, err
+		}
 		varVals[name] = conv
 	}
 
@@ -81,6 +84,46 @@ func (m *Module) Evaluate(vars map[string]cty.Value) ([]*Instance, error) {
 		return nil, diags
 	}
 	return instances, nil
+}
+
+// validate evaluates the variable's validation blocks as Terraform does
+// before a plan: each condition sees only var.<this variable>; an unknown
+// value (no default, none given) is not judged.
+func (v *variable) validate(val cty.Value) error {
+	if !val.IsWhollyKnown() {
+		return nil
+	}
+	ctx := &hcl.EvalContext{Functions: tfFunctions(), Variables: map[string]cty.Value{
+		"var": cty.ObjectVal(map[string]cty.Value{v.name: val})}}
+	for _, c := range v.validations {
+		ok, diags := c.condition.Value(ctx)
+		if diags.HasErrors() {
+			return fmt.Errorf("variable %s: validation: %w", v.name, diags)
+		}
+		ok, err := convert.Convert(ok, cty.Bool)
+		if err != nil || ok.IsNull() {
+			return fmt.Errorf("variable %s: a validation condition is not a bool", v.name)
+		}
+		if ok.False() {
+			msg, _ := c.message.Value(ctx)
+			text := "(no message)"
+			if msg.IsKnown() && !msg.IsNull() && msg.Type() == cty.String {
+				text = msg.AsString()
+			}
+			return fmt.Errorf("variable %s = %s is invalid: %s", v.name, valueText(val), text)
+		}
+	}
+	return nil
+}
+
+func valueText(v cty.Value) string {
+	if v.Type() == cty.String {
+		return fmt.Sprintf("%q", v.AsString())
+	}
+	if s, err := convert.Convert(v, cty.String); err == nil {
+		return s.AsString()
+	}
+	return v.GoString()
 }
 
 type evaluator struct {

@@ -33,8 +33,11 @@ type Service struct {
 	URI            string
 	Account        string // service account email
 	TimeoutSeconds int
-	Args           []string
-	Env            map[string]EnvVar
+	// CustomAudiences are the OIDC audiences Cloud Run IAM accepts besides
+	// the service's own URLs.
+	CustomAudiences []string
+	Args            []string
+	Env             map[string]EnvVar
 }
 
 // Target is the service's FUNCTION_TARGET.
@@ -108,7 +111,8 @@ func Extract(instances []*Instance) *Infra {
 			inf.Subscriptions[s.Name] = s
 		case "google_cloud_run_v2_service":
 			tmpl := i.Block("template")
-			s := &Service{Name: i.Text("name"), Key: key(i), URI: "https://" + i.Text("name") + ".run.app"}
+			s := &Service{Name: i.Text("name"), Key: key(i), URI: "https://" + i.Text("name") + ".run.app",
+				CustomAudiences: texts(i.Attrs["custom_audiences"])}
 			if tmpl != nil {
 				s.Account = tmpl.Text("service_account")
 				s.TimeoutSeconds = seconds(tmpl.Text("timeout"))
@@ -146,6 +150,8 @@ func Extract(instances []*Instance) *Infra {
 				MaxAttempts:     number(n.Attrs["max_delivery_attempts"]),
 				AckDeadline:     number(n.Attrs["ack_deadline_seconds"]),
 				HasRetryPolicy:  n.Text("minimum_backoff") != "" && n.Text("maximum_backoff") != "",
+				OIDCAccount:     n.Text("push_auth_service_account"),
+				Audience:        n.Text("push_auth_audience"),
 				NeverExpires:    true}
 		case "google_pubsub_topic_iam_member", "google_pubsub_subscription_iam_member", "google_cloud_run_v2_service_iam_member":
 			target := i.Text("topic") + i.Text("subscription") + i.Text("name")
@@ -189,6 +195,21 @@ func containerEnv(c *Node) (map[string]EnvVar, []string) {
 		}
 	}
 	return env, args
+}
+
+// texts reads a known list of strings; unknown or null elements are left out.
+func texts(v cty.Value) []string {
+	if v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if s, err := convert.Convert(e, cty.String); err == nil && s.IsKnown() && !s.IsNull() {
+			out = append(out, s.AsString())
+		}
+	}
+	return out
 }
 
 func lastSegment(id string) string {

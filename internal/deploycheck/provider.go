@@ -92,7 +92,31 @@ func tfFunctions() map[string]function.Function {
 			},
 		})
 	}
+	// alltrue and anytrue are Terraform's own (not in cty's stdlib).
+	truth := func(all bool) function.Function {
+		return function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+			Type:   function.StaticReturnType(cty.Bool),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				for it := args[0].ElementIterator(); it.Next(); {
+					_, v := it.Element()
+					if !v.IsKnown() {
+						return cty.UnknownVal(cty.Bool), nil
+					}
+					if v.IsNull() {
+						return cty.False, fmt.Errorf("the list holds a null")
+					}
+					if v.True() != all {
+						return cty.BoolVal(!all), nil
+					}
+				}
+				return cty.BoolVal(all), nil
+			},
+		})
+	}
 	return map[string]function.Function{
+		"alltrue": truth(true), "anytrue": truth(false),
+		"trimsuffix": stdlib.TrimSuffixFunc, "trimprefix": stdlib.TrimPrefixFunc,
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "floor": stdlib.FloorFunc,
 		"min": stdlib.MinFunc, "max": stdlib.MaxFunc,
 		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc, "distinct": stdlib.DistinctFunc,

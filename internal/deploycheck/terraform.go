@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -34,9 +35,15 @@ type Module struct {
 }
 
 type variable struct {
-	typ  cty.Type
-	def  hcl.Expression // nil: no default
-	name string
+	typ         cty.Type
+	def         hcl.Expression // nil: no default
+	name        string
+	validations []validation
+}
+
+// validation is one validation block of a variable.
+type validation struct {
+	condition, message hcl.Expression
 }
 
 type resource struct {
@@ -44,6 +51,73 @@ type resource struct {
 	typ  string
 	name string
 	body *hclsyntax.Body
+}
+
+// IgnoreChanges lists, per resource ("TYPE.NAME"), the attribute paths its
+// lifecycle's ignore_changes names, written as in the configuration
+// ("template[0].containers[0].image"); "all" for ignore_changes = all.
+func (m *Module) IgnoreChanges() map[string][]string {
+	out := map[string][]string{}
+	for _, r := range m.resources {
+		for _, b := range r.body.Blocks {
+			if b.Type != "lifecycle" {
+				continue
+			}
+			a, ok := b.Body.Attributes["ignore_changes"]
+			if !ok {
+				continue
+			}
+			key := r.typ + "." + r.name
+			if kw := hcl.ExprAsKeyword(a.Expr); kw != "" {
+				out[key] = append(out[key], kw)
+				continue
+			}
+			exprs, diags := hcl.ExprList(a.Expr)
+			if diags.HasErrors() {
+				continue
+			}
+			for _, e := range exprs {
+				if tr, d := hcl.RelTraversalForExpr(e); !d.HasErrors() {
+					out[key] = append(out[key], traversalText(tr))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Validated lists the variables that have at least one validation block.
+func (m *Module) Validated() []string {
+	var out []string
+	for name, v := range m.variables {
+		if len(v.validations) > 0 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func traversalText(tr hcl.Traversal) string {
+	var b strings.Builder
+	for i, step := range tr {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(s.Name)
+		case hcl.TraverseAttr:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.Name)
+		case hcl.TraverseIndex:
+			if s.Key.Type() == cty.Number {
+				b.WriteString("[" + s.Key.AsBigFloat().String() + "]")
+			} else if s.Key.Type() == cty.String {
+				b.WriteString(fmt.Sprintf("[%q]", s.Key.AsString()))
+			}
+		}
+	}
+	return b.String()
 }
 
 // Instance is one evaluated resource instance.
@@ -179,6 +253,19 @@ func Parse(files map[string][]byte) (*Module, error) {
 				}
 				if a, ok := b.Body.Attributes["default"]; ok {
 					v.def = a.Expr
+				}
+				for _, vb := range b.Body.Blocks {
+					if vb.Type != "validation" {
+						continue
+					}
+					cond, okC := vb.Body.Attributes["condition"]
+					msg, okM := vb.Body.Attributes["error_message"]
+					if !okC || !okM {
+						diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError,
+							Summary: "a validation block needs condition and error_message", Subject: vb.DefRange().Ptr()})
+						continue
+					}
+					v.validations = append(v.validations, validation{condition: cond.Expr, message: msg.Expr})
 				}
 				m.variables[v.name] = v
 			case "locals":

@@ -21,6 +21,9 @@ func TestStackRunsTheDemo(t *testing.T) {
 	for _, ps := range []string{"embedded", "emulator"} {
 		t.Run(ps, func(t *testing.T) {
 			t.Parallel()
+			if ps == "emulator" && testing.Short() {
+				t.Skip("starts the Pub/Sub emulator (Java); -short skips it")
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
