@@ -85,6 +85,9 @@ func (b *Bot) receive(ctx context.Context, u db.User, req Request) (*upload, err
 	if req.Document.FileSize > max {
 		return nil, refuse("%s is %s; files up to %s are accepted.", name, reply.Size(req.Document.FileSize), reply.Size(max))
 	}
+	if err := b.roomFor(ctx, p, name, req.Document.FileSize); err != nil {
+		return nil, err
+	}
 	f, err := b.Telegram.GetFile(ctx, req.Document.FileID)
 	if err != nil {
 		return nil, err
@@ -106,6 +109,27 @@ func (b *Bot) receive(ctx context.Context, u db.User, req Request) (*upload, err
 	return &upload{projectID: p.ID, path: name, blobKey: key, sha256: sum, size: int64(len(data))}, nil
 }
 
+// roomFor refuses, before anything is downloaded, a document that would take
+// the project over its limits (the commit checks again, under a lock, with
+// the size actually received).
+func (b *Bot) roomFor(ctx context.Context, p db.Project, path string, size int64) error {
+	if b.limits() == (db.ProjectLimits{}) {
+		return nil
+	}
+	use, err := db.GetProjectUsage(ctx, b.DB.Pool, p.ID)
+	if err != nil {
+		return err
+	}
+	f, err := db.FileByPath(ctx, b.DB.Pool, p.ID, path)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
+	if e := db.AsProjectFull(db.CheckProjectLimits(use, b.limits(), err == nil, f.Size, size)); e != nil {
+		return projectFull(p, path, e)
+	}
+	return nil
+}
+
 func (b *Bot) upload(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
 	up := prep.upload
 	p, err := db.ProjectByID(ctx, tx, u.ID, up.projectID)
@@ -113,7 +137,10 @@ func (b *Bot) upload(ctx context.Context, tx pgx.Tx, u db.User, req Request, pre
 		return Plan{}, err
 	}
 	v, err := db.CommitVersion(ctx, tx, db.NewVersion{ProjectID: p.ID, Path: up.path, SHA256: up.sha256, Size: up.size,
-		BlobKey: up.blobKey, ContentType: textContentType, Source: db.SourceUpload})
+		BlobKey: up.blobKey, ContentType: textContentType, Source: db.SourceUpload, Limits: b.limits()})
+	if e := db.AsProjectFull(err); e != nil {
+		return Plan{}, projectFull(p, up.path, e)
+	}
 	if err != nil {
 		return Plan{}, err
 	}

@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -274,37 +272,10 @@ func (b *Bot) buildDoc(ctx context.Context, q db.Querier, d DocRef) (reply.Reply
 	case "file":
 		data, err = b.versionBytes(ctx, q, d.File)
 	case "export":
-		data, err = b.exportZip(ctx, q, d.File.ProjectID)
+		return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Write: b.zipTo(ctx, q, d.File.ProjectID)}}, nil
 	}
 	if err != nil {
 		return reply.Reply{}, err
 	}
 	return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Data: data}}, nil
-}
-
-// exportZip zips every file of a project at its current version.
-func (b *Bot) exportZip(ctx context.Context, q db.Querier, projectID string) ([]byte, error) {
-	files, err := db.ListFiles(ctx, q, projectID)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		data, err := b.versionBytes(ctx, q, FileRef{ProjectID: projectID, Path: f.Path, Version: f.Version})
-		if err != nil {
-			return nil, err
-		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate, Modified: f.UpdatedAt})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

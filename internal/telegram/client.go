@@ -218,12 +218,53 @@ type SendDocument struct {
 	Caption     string
 	ParseMode   string
 	ReplyMarkup *InlineKeyboardMarkup
+	// Write, when set, produces the document instead of Data: it is called
+	// while the request is sent and its bytes stream into the request body
+	// (through an io.Pipe), so a large document (a project's zip) is never
+	// held in memory. Its error fails the call and is returned as is.
+	Write func(w io.Writer) error `json:"-"`
 }
 
 // SendDocument uploads a document (multipart/form-data).
 func (c *Client) SendDocument(ctx context.Context, d SendDocument) (Message, error) {
+	if d.Write != nil {
+		return c.streamDocument(ctx, d)
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
+	if err := writeDocument(mw, d, func(w io.Writer) error { _, err := w.Write(d.Data); return err }); err != nil {
+		return Message{}, err
+	}
+	var out Message
+	err := c.do(ctx, "sendDocument", mw.FormDataContentType(), &buf, &out)
+	return out, err
+}
+
+// streamDocument sends d with its content written by d.Write into a pipe
+// that the HTTP request reads: memory stays at the pipe's and the writer's
+// buffers whatever the document's size. The length is unknown beforehand,
+// so the body goes out chunked.
+func (c *Client) streamDocument(ctx context.Context, d SendDocument) (Message, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	done := make(chan error, 1)
+	go func() {
+		err := writeDocument(mw, d, d.Write)
+		pw.CloseWithError(err) // nil: EOF for the reader
+		done <- err
+	}()
+	var out Message
+	err := c.do(ctx, "sendDocument", mw.FormDataContentType(), pr, &out)
+	pr.CloseWithError(io.ErrClosedPipe) // a request that failed early unblocks the writer
+	if werr := <-done; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+		return Message{}, werr // the content's own error (storage, database) says more
+	}
+	return out, err
+}
+
+// writeDocument writes sendDocument's form: the fields, then the document
+// part with content.
+func writeDocument(mw *multipart.Writer, d SendDocument, content func(io.Writer) error) error {
 	_ = mw.WriteField("chat_id", strconv.FormatInt(d.ChatID, 10))
 	if d.Caption != "" {
 		_ = mw.WriteField("caption", d.Caption)
@@ -234,21 +275,21 @@ func (c *Client) SendDocument(ctx context.Context, d SendDocument) (Message, err
 	if d.ReplyMarkup != nil {
 		rm, err := json.Marshal(d.ReplyMarkup)
 		if err != nil {
-			return Message{}, fault.Permanentf("telegram sendDocument: %w", err)
+			return fault.Permanentf("telegram sendDocument: %w", err)
 		}
 		_ = mw.WriteField("reply_markup", string(rm))
 	}
 	fw, err := mw.CreateFormFile("document", d.FileName)
 	if err != nil {
-		return Message{}, fault.Permanentf("telegram sendDocument: %w", err)
+		return fault.AsRetryable(fmt.Errorf("telegram sendDocument: %w", err))
 	}
-	_, _ = fw.Write(d.Data)
+	if err := content(fw); err != nil {
+		return err
+	}
 	if err := mw.Close(); err != nil {
-		return Message{}, fault.Permanentf("telegram sendDocument: %w", err)
+		return fault.AsRetryable(fmt.Errorf("telegram sendDocument: %w", err))
 	}
-	var out Message
-	err = c.do(ctx, "sendDocument", mw.FormDataContentType(), &buf, &out)
-	return out, err
+	return nil
 }
 
 // GetFile asks where a file can be downloaded.
