@@ -279,19 +279,19 @@ func TestDuplicateUpdateOneJobOneReply(t *testing.T) {
 	f.say(u, "/new api")
 	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
 	upd := f.message(u, "/refine a.go add a comment")
+	before := len(f.tg.Sent(u))
 	f.jobs.fail.Store(true) // the publish after the commit fails: retry
 	if err := f.deliver(upd); err == nil || !fault.IsRetryable(err) {
 		t.Fatalf("failed publish: err = %v", err)
 	}
 	f.jobs.fail.Store(false)
-	before := len(f.tg.Sent(u))
 	for range 3 {
 		if err := f.deliver(upd); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := len(f.tg.Sent(u)) - before; n != 1 {
-		t.Errorf("%d replies to 3 deliveries", n)
+		t.Errorf("%d replies to 4 deliveries", n)
 	}
 	var n int
 	f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM refine_jobs`).Scan(&n)

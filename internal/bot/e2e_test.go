@@ -159,14 +159,16 @@ func TestEndToEnd(t *testing.T) {
 	// Refine with a direct edit: "working on it", then the result with the diff and buttons.
 	edit := "/refine cmd/main.go cmd/main.go\n<<<<<<< SEARCH\n\tpanic(\"no config\")\n=======\n\treturn\n>>>>>>> REPLACE\n"
 	upd := w.msg(ann, edit)
-	got := w.say(ann, upd, 2)
-	expect(t, got, "Working on cmd/main.go…", "✅ cmd/main.go → version 2 (1 edit, 1 credit", "<pre>", "+\treturn")
+	expect(t, w.say(ann, upd, 1), "Working on cmd/main.go…")
+	// The result replaces the Working message (editMessageText).
+	got := []string{waitShown(t, w.tg, ann, "✅")}
+	expect(t, got, "✅ cmd/main.go → version 2 (1 edit, 1 credit", "<pre>", "+\treturn")
 	p := mustProject(t, &fixture{db: w.db}, "api")
 	obj, err := w.files.Get(context.Background(), p.ID, "cmd/main.go")
 	if err != nil || !strings.Contains(string(obj.Data), "\treturn\n") {
 		t.Fatalf("plain copy after refine = %q, %v", obj.Data, err)
 	}
-	last := w.tg.Sent(ann)[len(w.tg.Sent(ann))-1]
+	last := w.tg.Calls("editMessageText")[0]
 	if !strings.Contains(last.Params["reply_markup"], `"undo:`) || !strings.Contains(last.Params["reply_markup"], `"diff:`) {
 		t.Errorf("result without buttons: %q", last.Params["reply_markup"])
 	}

@@ -29,6 +29,10 @@ type Plan struct {
 	Current *FileRef `json:"c,omitempty"`
 	// Job is a job to publish to refine-jobs.
 	Job int64 `json:"j,omitempty"`
+	// Progress is the job's "Working on …" message (HTML), sent before the
+	// job is published and recorded on it, so that the runner edits it into
+	// the result.
+	Progress string `json:"w,omitempty"`
 	// DeleteMessage is a message of the chat to delete (it held a key).
 	DeleteMessage int64         `json:"d,omitempty"`
 	Replies       []reply.Reply `json:"r,omitempty"`
@@ -159,6 +163,12 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 		if err != nil {
 			return err
 		}
+		if p.Progress != "" && !j.Final() {
+			if err := b.sendProgress(ctx, q, req.ChatID, j.ID, p.Progress); err != nil {
+				return err
+			}
+		}
+		p.Progress = ""
 		if !j.Final() {
 			if _, err := b.Jobs.Publish(ctx, refine.Outgoing(j)); err != nil {
 				if fault.IsPermanent(err) { // never queued: release its credits

@@ -92,8 +92,8 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 	if err != nil {
 		return Plan{}, err
 	}
-	pl := done(reply.Text("Working on %s…", f.Path))
-	pl.Job = j.ID
+	pl := done()
+	pl.Job, pl.Progress = j.ID, reply.HTMLf("Working on %s…", f.Path)
 	return pl, nil
 }
 

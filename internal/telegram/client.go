@@ -360,3 +360,56 @@ func (c *Client) SetWebhook(ctx context.Context, w Webhook) error {
 	}
 	return c.callJSON(ctx, "setWebhook", w, nil)
 }
+
+// EditMessageText is editMessageText's parameters, for a message of a chat.
+type EditMessageText struct {
+	ChatID      int64                 `json:"chat_id"`
+	MessageID   int64                 `json:"message_id"`
+	Text        string                `json:"text"`
+	ParseMode   string                `json:"parse_mode,omitempty"`
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
+	// DisablePreview turns off link previews.
+	DisablePreview bool `json:"-"`
+}
+
+// EditMessageText replaces a message's text and inline keyboard (a progress
+// message turned into the result). An unchanged text answers 400 "message is
+// not modified" (IsNotModified), which callers treat as done; a message that
+// is gone answers 400 "message to edit not found" (IsEditGone).
+func (c *Client) EditMessageText(ctx context.Context, m EditMessageText) (Message, error) {
+	w := struct {
+		EditMessageText
+		LinkPreview *struct {
+			IsDisabled bool `json:"is_disabled"`
+		} `json:"link_preview_options,omitempty"`
+	}{EditMessageText: m}
+	if m.DisablePreview {
+		w.LinkPreview = &struct {
+			IsDisabled bool `json:"is_disabled"`
+		}{true}
+	}
+	var out Message
+	err := c.callJSON(ctx, "editMessageText", w, &out)
+	return out, err
+}
+
+// IsEditGone reports a 400 saying the message cannot be edited (deleted, too
+// old, not the bot's): send a new message instead.
+func IsEditGone(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != http.StatusBadRequest {
+		return false
+	}
+	d := strings.ToLower(ae.Description)
+	return strings.Contains(d, "message to edit not found") || strings.Contains(d, "message can't be edited") ||
+		strings.Contains(d, "message_id_invalid")
+}
+
+// ChatActionTyping is the "typing…" status: shown for up to 5 s, or until
+// the bot's next message; repeat it while work runs.
+const ChatActionTyping = "typing"
+
+// SendChatAction shows a status such as ChatActionTyping in the chat.
+func (c *Client) SendChatAction(ctx context.Context, chatID int64, action string) error {
+	return c.callJSON(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
+}
