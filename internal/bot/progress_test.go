@@ -19,7 +19,9 @@ import (
 
 type editorFunc func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error)
 
-func (f editorFunc) Edit(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) { return f(ctx, r) }
+func (f editorFunc) Edit(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+	return f(ctx, r)
+}
 
 // runner is the RefineJobs consumer on the fixture's database, storage and
 // fake Bot API, with edit as its editor.
