@@ -3,6 +3,8 @@ package bot_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -156,4 +158,52 @@ func (f *fixture) tap(user int64, data string) map[string]any {
 		"id": fmt.Sprint("cb", id), "data": data,
 		"from":    map[string]any{"id": user, "is_bot": false, "first_name": "Ann"},
 		"message": map[string]any{"message_id": 1, "date": 1764000000, "chat": map[string]any{"id": user, "type": "private"}}}}
+}
+
+// TestGoldenVersions renders the replies of a file's history, undo, redo
+// and restore, and compares them with testdata/versions.golden (go test
+// -run Golden -update rewrites it).
+func TestGoldenVersions(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 55
+	script := []string{"/new api", "DOC one", "/undo main.go", "/redo main.go", "DOC two", "DOC three", "/history main.go",
+		"/undo main.go", "/undo main.go", "/redo main.go", "/restore main.go 1", "/history main.go", "/restore main.go 9",
+		"/restore main.go", "/undo nope.go"}
+	var sb strings.Builder
+	for _, line := range script {
+		var got []string
+		if content, ok := strings.CutPrefix(line, "DOC "); ok {
+			got = f.do(u, f.document(u, "main.go", "", []byte(content+"\n")))
+		} else {
+			got = f.say(u, line)
+		}
+		sb.WriteString("user: " + line + "\n")
+		for _, g := range got {
+			sb.WriteString("bot:  " + strings.ReplaceAll(g, "\n", "\n      ") + "\n")
+		}
+		calls := f.tg.Calls("sendMessage")
+		if kb := calls[len(calls)-1].Params["reply_markup"]; kb != "" {
+			sb.WriteString("      buttons " + kb + "\n")
+		}
+		sb.WriteString("\n")
+	}
+	golden(t, "versions.golden", sb.String())
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("replies differ from %s (go test -run Golden -update, then review the diff):\n%s", path, got)
+	}
 }

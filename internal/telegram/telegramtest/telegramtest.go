@@ -65,6 +65,9 @@ type Server struct {
 	// msgs are the messages the bot sent and can still edit, per chat
 	// (created on first use, so that both constructors stay as they are).
 	msgs map[int64]map[int64]shown
+	// said is what the chats were told, in order: messages and documents
+	// sent, and successful edits.
+	said []Call
 }
 
 // shown is a message as the chat shows it now.
@@ -207,7 +210,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		chat, _ := strconv.ParseInt(call.Params["chat_id"], 10, 64)
-		s.remember(chat, id, call.Text(), call.Params["reply_markup"])
+		s.remember(chat, id, call)
 		writeJSON(w, 200, map[string]any{"ok": true, "result": map[string]any{
 			"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": chat, "type": "private"},
 			"text": call.Params["text"]}})
