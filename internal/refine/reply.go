@@ -226,6 +226,11 @@ func (r *Runner) failReport(ctx context.Context, j db.Job, cause error, state, k
 	}
 	html := reply.HTMLf("Your edit does not apply to %s, so nothing was changed or charged.\n\n", j.Path) +
 		be.HTML(editblock.ByUser, maxReportHTML) + "\n\nFix the blocks and send them again."
+	if telegram.UTF16Len(html)+2 > telegram.MaxMessageLength {
+		// Quoted lines full of escaped characters (or a very long path):
+		// a message is split only outside <pre>, so say it without quotes.
+		html = telegram.Escape(msg)
+	}
 	return r.DB.InTx(ctx, func(tx pgx.Tx) error {
 		failed, err := db.FailJob(ctx, tx, j.ID, db.JobFailure{State: state, Kind: kind, Message: msg, Model: out.Model,
 			PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD,

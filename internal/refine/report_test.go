@@ -42,6 +42,7 @@ func TestDirectEditRefusalIsRenderedForTheUser(t *testing.T) {
 				t.Fatalf("%d replies", len(sent))
 			}
 			text := sent[0].Text()
+			t.Logf("the reply:\n%s", text)
 			for _, bad := range []string{"##", "```", "the reply", "&lt;pre&gt;"} {
 				if strings.Contains(text, bad) {
 					t.Errorf("the reply shows %q:\n%s", bad, text)
@@ -58,5 +59,26 @@ func TestDirectEditRefusalIsRenderedForTheUser(t *testing.T) {
 				t.Errorf("the recorded error should stay plain text: %v", got.Error)
 			}
 		})
+	}
+}
+
+// A refusal whose quoted lines would not fit one message is said without
+// them rather than split inside a <pre> block (which Telegram refuses).
+func TestHugeDirectEditRefusalFitsOneMessage(t *testing.T) {
+	t.Parallel()
+	line := strings.Repeat("<", 160)
+	instruction := "a.go\n<<<<<<< SEARCH\n" + strings.Repeat(line+"\n", 12) + "=======\nx\n>>>>>>> REPLACE\n" +
+		"a.go\n<<<<<<< SEARCH\n" + strings.Repeat(line+"x\n", 12) + "=======\nx\n>>>>>>> REPLACE\n"
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		_, err := editblock.ApplyDirect(r.Path, r.Content, instruction)
+		return refine.EditOutcome{}, err
+	})
+	_, m := b.job(t, db.ModeDirect, 1)
+	if err := b.runner.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	sent := b.tg.Sent(chat)
+	if len(sent) != 1 || !strings.Contains(sent[0].Text(), "Your edit does not apply to a.go") {
+		t.Fatalf("replies = %q", sent)
 	}
 }
