@@ -224,9 +224,11 @@ func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) e
 	return translate(err)
 }
 
-// PointToVersion makes an existing version current again (undo), if the file
-// is still at fromVersion. No version is deleted: later versions stay in the
-// history, and the next write gets latest_version + 1.
+// PointToVersion makes an existing version current again, if the file is
+// still at fromVersion, without writing a version. It was the old /undo,
+// which lost track of what the current version was made from; Undo, Redo
+// and Restore write new versions instead. No version is deleted: later
+// versions stay in the history, and the next write gets latest_version + 1.
 func PointToVersion(ctx context.Context, q Querier, projectID, path string, fromVersion, toVersion int) (FileVersion, error) {
 	v, err := GetFileVersion(ctx, q, projectID, path, toVersion)
 	if err != nil {
