@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -32,10 +33,19 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 	ed := d.Editor()
 	r := &refine.Runner{
 		Config: refine.Config{BaseRefineCredits: c.BaseRefineCredits, CreditsPerUSD: c.CreditsPerUSD, MaxFileBytes: c.MaxFileBytes,
-			Lease: c.HandlerTimeout + 30*time.Second},
+			Lease: c.HandlerTimeout + 30*time.Second, ModelHost: hostOf(c.LLMBaseURL)},
 		DB: pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
 	}
 	return d.consumer(ctx, RefineJobsName, r.Handle, r.GiveUp)
+}
+
+// hostOf is the host of a URL, how replies name the model service.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // EditorAdapter adapts editor.Editor to the runner's Editor.

@@ -171,15 +171,16 @@ func (w *tgWorld) send(update map[string]any) error {
 	return nil
 }
 
-// post sends update and waits for want more replies to Ann; it returns them.
+// post sends update and waits for want more replies to Ann (a message
+// edited into a job's result counts as one); it returns them.
 func (w *tgWorld) post(update map[string]any, want int) []string {
 	w.t.Helper()
-	before := len(w.tg.Sent(ann))
+	before := len(w.tg.Replies(ann))
 	if err := w.send(update); err != nil {
 		w.t.Fatal(err)
 	}
 	var out []string
-	for _, c := range w.tg.WaitSent(w.t, ann, before+want, 20*time.Second)[before:] {
+	for _, c := range w.tg.WaitReplies(w.t, ann, before+want, 20*time.Second)[before:] {
 		out = append(out, c.Text())
 	}
 	return out

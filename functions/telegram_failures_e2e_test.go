@@ -108,7 +108,7 @@ func TestTelegramEndToEndRefineFailures(t *testing.T) {
 			if balance != 20 || held != 0 || refineEntries != 0 {
 				t.Errorf("after a failed job: balance %d, held %d, %d charges; want 20, 0, 0", balance, held, refineEntries)
 			}
-			last := w.tg.Sent(ann)[len(w.tg.Sent(ann))-1]
+			last := w.tg.Replies(ann)[len(w.tg.Replies(ann))-1]
 			if kb := last.Params["reply_markup"]; (tt.buttons == "") != (kb == "") || !strings.Contains(kb, tt.buttons) {
 				t.Errorf("buttons %q, want %q", kb, tt.buttons)
 			}
@@ -136,7 +136,7 @@ func newServer(t *testing.T, h http.Handler) string {
 func (w *tgWorld) waitFor(s string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		for _, c := range w.tg.Sent(ann) {
+		for _, c := range w.tg.Replies(ann) {
 			if strings.Contains(c.Text(), s) {
 				return
 			}

@@ -35,6 +35,7 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 	b := bot.New(bot.Config{
 		WelcomeCredits: c.FreeCredits, BaseRefineCredits: c.BaseRefineCredits, MaxRefineCredits: c.MaxRefineCredits,
 		RefineRateLimit: c.RefineRateLimit, RefineRateWindow: c.RefineRateWindow, MaxFileBytes: c.MaxFileBytes,
+		MaxProjectFiles: c.MaxProjectFiles, MaxProjectBytes: c.MaxProjectBytes,
 		EditBackend: c.EditBackend, NoModel: c.LLMAPIKey == "",
 	}, bot.Deps{
 		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Keys: keys, Billing: botBilling{svc},

@@ -77,7 +77,11 @@ type Config struct {
 	RefineRateLimit  int
 	RefineRateWindow time.Duration
 	MaxFileBytes     int64
-	EditBackend      string // llm or aider: the mode of a job that is not a direct edit
+	// MaxProjectFiles and MaxProjectBytes bound a project (0: no bound),
+	// checked at every write that adds a file or grows one, and by /export.
+	MaxProjectFiles int
+	MaxProjectBytes int64
+	EditBackend     string // llm or aider: the mode of a job that is not a direct edit
 	// NoModel: the operator configured no model key, so an instruction in
 	// plain words works only with the user's own /setkey key.
 	NoModel bool

@@ -223,13 +223,13 @@ func TestUndoAndHistory(t *testing.T) {
 	f.say(u, "/new web")
 	f.do(u, f.document(u, "a.txt", "", []byte("one\n")))
 	expect(t, f.do(u, f.document(u, "a.txt", "", []byte("two\n"))), "Updated a.txt (4 B, version 2)")
-	expect(t, f.say(u, "/undo a.txt"), "a.txt restored to version 1 (version 2 is kept: /history a.txt)")
-	expect(t, f.say(u, "/history a.txt"), "v2 · upload", "<b>v1 · upload", "← current")
+	expect(t, f.say(u, "/undo a.txt"), "Undone: a.txt restored to version 1 (saved as version 3). /redo a.txt brings the change back.")
+	expect(t, f.say(u, "/history a.txt"), "v2 · upload", "<b>v3 · undo (as v1)", "← current")
 	p, _ := db.ProjectByName(context.Background(), f.db.Pool, 1, "web")
 	if got := f.files.get(p.ID + "/a.txt"); got != "one\n" {
 		t.Errorf("plain copy after undo = %q", got)
 	}
-	expect(t, f.say(u, "/undo a.txt"), "a.txt is at its first version")
+	expect(t, f.say(u, "/undo a.txt"), "There is nothing to undo in a.txt: it is as it first came (version 1).")
 }
 
 func TestUploadRefusals(t *testing.T) {
@@ -279,19 +279,19 @@ func TestDuplicateUpdateOneJobOneReply(t *testing.T) {
 	f.say(u, "/new api")
 	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
 	upd := f.message(u, "/refine a.go add a comment")
+	before := len(f.tg.Sent(u))
 	f.jobs.fail.Store(true) // the publish after the commit fails: retry
 	if err := f.deliver(upd); err == nil || !fault.IsRetryable(err) {
 		t.Fatalf("failed publish: err = %v", err)
 	}
 	f.jobs.fail.Store(false)
-	before := len(f.tg.Sent(u))
 	for range 3 {
 		if err := f.deliver(upd); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := len(f.tg.Sent(u)) - before; n != 1 {
-		t.Errorf("%d replies to 3 deliveries", n)
+		t.Errorf("%d replies to 4 deliveries", n)
 	}
 	var n int
 	f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM refine_jobs`).Scan(&n)

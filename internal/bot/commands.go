@@ -23,7 +23,7 @@ type command struct {
 var commands map[string]command
 
 // order is the order /help lists the commands in.
-var order = []string{"new", "projects", "use", "files", "open", "refine", "get", "diff", "undo", "history",
+var order = []string{"new", "projects", "use", "files", "open", "refine", "get", "diff", "undo", "redo", "restore", "history",
 	"export", "balance", "buy", "setkey", "delkey", "help"}
 
 func init() {
@@ -39,7 +39,9 @@ func init() {
 		"refine":   {"/refine PATH INSTRUCTION", "change a file, e.g. /refine main.go add error handling", (*Bot).refine},
 		"get":      {"/get PATH", "the file as a document", (*Bot).get},
 		"diff":     {"/diff JOB", "a refinement's diff, e.g. /diff 42", (*Bot).diff},
-		"undo":     {"/undo PATH", "restore the previous version (nothing is deleted)", (*Bot).undo},
+		"undo":     {"/undo PATH", "go back to the version before the last change (nothing is deleted)", (*Bot).undo},
+		"redo":     {"/redo PATH", "bring back what /undo undid", (*Bot).redo},
+		"restore":  {"/restore PATH VERSION", "bring back any version, e.g. /restore main.go 2 (/history lists them)", (*Bot).restoreCmd},
 		"history":  {"/history PATH", "a file's versions", (*Bot).history},
 		"export":   {"/export", "the project as a zip", (*Bot).export},
 		"balance":  {"/balance", "your credits and last charges", (*Bot).balance},

@@ -159,14 +159,16 @@ func TestEndToEnd(t *testing.T) {
 	// Refine with a direct edit: "working on it", then the result with the diff and buttons.
 	edit := "/refine cmd/main.go cmd/main.go\n<<<<<<< SEARCH\n\tpanic(\"no config\")\n=======\n\treturn\n>>>>>>> REPLACE\n"
 	upd := w.msg(ann, edit)
-	got := w.say(ann, upd, 2)
-	expect(t, got, "Working on cmd/main.go…", "✅ cmd/main.go → version 2 (1 edit, 1 credit", "<pre>", "+\treturn")
+	expect(t, w.say(ann, upd, 1), "Working on cmd/main.go…")
+	// The result replaces the Working message (editMessageText).
+	got := []string{waitShown(t, w.tg, ann, "✅")}
+	expect(t, got, "✅ cmd/main.go → version 2 (1 edit, 1 credit", "<pre>", "+\treturn")
 	p := mustProject(t, &fixture{db: w.db}, "api")
 	obj, err := w.files.Get(context.Background(), p.ID, "cmd/main.go")
 	if err != nil || !strings.Contains(string(obj.Data), "\treturn\n") {
 		t.Fatalf("plain copy after refine = %q, %v", obj.Data, err)
 	}
-	last := w.tg.Sent(ann)[len(w.tg.Sent(ann))-1]
+	last := w.tg.Calls("editMessageText")[0]
 	if !strings.Contains(last.Params["reply_markup"], `"undo:`) || !strings.Contains(last.Params["reply_markup"], `"diff:`) {
 		t.Errorf("result without buttons: %q", last.Params["reply_markup"])
 	}
@@ -193,7 +195,7 @@ func TestEndToEnd(t *testing.T) {
 	tap := map[string]any{"update_id": w.update.Add(1), "callback_query": map[string]any{"id": "cb-1",
 		"from": map[string]any{"id": ann, "first_name": "Ann"}, "data": fmt.Sprintf("undo:%d", jobID),
 		"message": map[string]any{"message_id": 9, "chat": map[string]any{"id": ann, "type": "private"}}}}
-	expect(t, w.say(ann, tap, 1), "cmd/main.go restored to version 1 (version 2 is kept: /history cmd/main.go)")
+	expect(t, w.say(ann, tap, 1), "Undone: cmd/main.go restored to version 1 (saved as version 3). /redo cmd/main.go brings the change back.")
 	if cb := w.tg.Calls("answerCallbackQuery"); len(cb) != 1 || cb[0].Params["callback_query_id"] != "cb-1" {
 		t.Errorf("callback answers = %+v", cb)
 	}
@@ -201,7 +203,7 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(string(obj.Data), "panic") {
 		t.Errorf("plain copy after undo = %q", obj.Data)
 	}
-	expect(t, w.say(ann, w.msg(ann, "/history cmd/main.go"), 1), "v2 · refine", fmt.Sprintf("/diff %d", jobID), "<b>v1 · upload")
+	expect(t, w.say(ann, w.msg(ann, "/history cmd/main.go"), 1), "v2 · refine", fmt.Sprintf("/diff %d", jobID), "v1 · upload", "<b>v3 · undo (as v1)")
 	expect(t, w.say(ann, w.msg(ann, "/balance"), 1), "19 credits.", "−1 refine cmd/main.go", "+20 welcome")
 	expect(t, w.say(ann, w.msg(ann, "/start"), 1), "You have 19 credits.")
 

@@ -84,6 +84,9 @@ func (b *Bot) receive(ctx context.Context, u db.User, req Request) (*upload, err
 	if req.Document.FileSize > max {
 		return nil, refuse("%s is %s; files up to %s are accepted.", name, reply.Size(req.Document.FileSize), reply.Size(max))
 	}
+	if err := b.roomFor(ctx, p, name, req.Document.FileSize); err != nil {
+		return nil, err
+	}
 	f, err := b.Telegram.GetFile(ctx, req.Document.FileID)
 	if err != nil {
 		return nil, err
@@ -105,6 +108,27 @@ func (b *Bot) receive(ctx context.Context, u db.User, req Request) (*upload, err
 	return &upload{projectID: p.ID, path: name, blobKey: key, sha256: sum, size: int64(len(data))}, nil
 }
 
+// roomFor refuses, before anything is downloaded, a document that would take
+// the project over its limits (the commit checks again, under a lock, with
+// the size actually received).
+func (b *Bot) roomFor(ctx context.Context, p db.Project, path string, size int64) error {
+	if b.limits() == (db.ProjectLimits{}) {
+		return nil
+	}
+	use, err := db.GetProjectUsage(ctx, b.DB.Pool, p.ID)
+	if err != nil {
+		return err
+	}
+	f, err := db.FileByPath(ctx, b.DB.Pool, p.ID, path)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
+	if e := db.AsProjectFull(db.CheckProjectLimits(use, b.limits(), err == nil, f.Size, size)); e != nil {
+		return projectFull(p, path, e)
+	}
+	return nil
+}
+
 func (b *Bot) upload(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
 	up := prep.upload
 	p, err := db.ProjectByID(ctx, tx, u.ID, up.projectID)
@@ -112,7 +136,10 @@ func (b *Bot) upload(ctx context.Context, tx pgx.Tx, u db.User, req Request, pre
 		return Plan{}, err
 	}
 	v, err := db.CommitVersion(ctx, tx, db.NewVersion{ProjectID: p.ID, Path: up.path, SHA256: up.sha256, Size: up.size,
-		BlobKey: up.blobKey, ContentType: textContentType, Source: db.SourceUpload})
+		BlobKey: up.blobKey, ContentType: textContentType, Source: db.SourceUpload, Limits: b.limits()})
+	if e := db.AsProjectFull(err); e != nil {
+		return Plan{}, projectFull(p, up.path, e)
+	}
 	if err != nil {
 		return Plan{}, err
 	}
@@ -136,39 +163,6 @@ func (b *Bot) get(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prep
 	return pl, nil
 }
 
-func (b *Bot) history(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	p, f, err := namedFile(ctx, tx, u, req)
-	if err != nil {
-		return Plan{}, err
-	}
-	vs, err := db.ListFileVersions(ctx, tx, p.ID, f.Path)
-	if err != nil {
-		return Plan{}, err
-	}
-	var sb strings.Builder
-	sb.WriteString(reply.HTMLf("History of %s:\n", f.Path))
-	for i, v := range vs {
-		if i == 20 {
-			sb.WriteString(reply.HTMLf("… and %d older\n", len(vs)-i))
-			break
-		}
-		line := reply.HTMLf("v%d · %s · %s · %s", v.Version, v.Source, reply.Size(v.Size), ago(v.CreatedAt))
-		if v.JobID != nil {
-			line += fmt.Sprintf(" · /diff %d", *v.JobID)
-		}
-		if v.Version == f.Version {
-			line = "<b>" + line + "</b> ← current"
-		}
-		sb.WriteString(line + "\n")
-	}
-	if f.Version > 1 {
-		sb.WriteString(reply.HTMLf("/undo %s restores the version before the current one.", f.Path))
-	} else {
-		sb.WriteString(reply.HTMLf("Only one version so far: /open %s, then tell me what to change.", f.Path))
-	}
-	return done(reply.Reply{HTML: sb.String()}), nil
-}
-
 func ago(t time.Time) string {
 	d := time.Since(t)
 	switch {
@@ -180,29 +174,4 @@ func ago(t time.Time) string {
 		return fmt.Sprintf("%d h ago", int(d.Hours()))
 	}
 	return t.UTC().Format("2 Jan 2006")
-}
-
-func (b *Bot) undo(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	p, f, err := namedFile(ctx, tx, u, req)
-	if err != nil {
-		return Plan{}, err
-	}
-	if f.Version <= 1 {
-		return Plan{}, refuse("%s is at its first version: there is nothing to undo. /history %s shows its versions.", f.Path, f.Path)
-	}
-	return b.restore(ctx, tx, p, f, f.Version, f.Version-1)
-}
-
-// restore moves a file's current version from `from` back to `to`; no
-// version is deleted.
-func (b *Bot) restore(ctx context.Context, tx pgx.Tx, p db.Project, f db.File, from, to int) (Plan, error) {
-	if _, err := db.PointToVersion(ctx, tx, p.ID, f.Path, from, to); err != nil {
-		if errors.Is(err, db.ErrVersionMismatch) {
-			return Plan{}, refuse("%s changed meanwhile; /history %s shows where it is.", f.Path, f.Path)
-		}
-		return Plan{}, err
-	}
-	pl := done(reply.Text("%s restored to version %d (version %d is kept: /history %s).", f.Path, to, from, f.Path))
-	pl.Current = &FileRef{ProjectID: p.ID, Path: f.Path, Version: to}
-	return pl, nil
 }

@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +29,10 @@ type Plan struct {
 	Current *FileRef `json:"c,omitempty"`
 	// Job is a job to publish to refine-jobs.
 	Job int64 `json:"j,omitempty"`
+	// Progress is the job's "Working on …" message (HTML), sent before the
+	// job is published and recorded on it, so that the runner edits it into
+	// the result.
+	Progress string `json:"w,omitempty"`
 	// DeleteMessage is a message of the chat to delete (it held a key).
 	DeleteMessage int64         `json:"d,omitempty"`
 	Replies       []reply.Reply `json:"r,omitempty"`
@@ -161,6 +163,12 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 		if err != nil {
 			return err
 		}
+		if p.Progress != "" && !j.Final() {
+			if err := b.sendProgress(ctx, q, req.ChatID, j.ID, p.Progress); err != nil {
+				return err
+			}
+		}
+		p.Progress = ""
 		if !j.Final() {
 			if _, err := b.Jobs.Publish(ctx, refine.Outgoing(j)); err != nil {
 				if fault.IsPermanent(err) { // never queued: release its credits
@@ -274,37 +282,10 @@ func (b *Bot) buildDoc(ctx context.Context, q db.Querier, d DocRef) (reply.Reply
 	case "file":
 		data, err = b.versionBytes(ctx, q, d.File)
 	case "export":
-		data, err = b.exportZip(ctx, q, d.File.ProjectID)
+		return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Write: b.zipTo(ctx, q, d.File.ProjectID)}}, nil
 	}
 	if err != nil {
 		return reply.Reply{}, err
 	}
 	return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Data: data}}, nil
-}
-
-// exportZip zips every file of a project at its current version.
-func (b *Bot) exportZip(ctx context.Context, q db.Querier, projectID string) ([]byte, error) {
-	files, err := db.ListFiles(ctx, q, projectID)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		data, err := b.versionBytes(ctx, q, FileRef{ProjectID: projectID, Path: f.Path, Version: f.Version})
-		if err != nil {
-			return nil, err
-		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate, Modified: f.UpdatedAt})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(data); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

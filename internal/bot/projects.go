@@ -146,24 +146,6 @@ func (b *Bot) closeFile(ctx context.Context, tx pgx.Tx, u db.User, req Request, 
 	return done(reply.Text("%s is closed: plain messages no longer change it. /open PATH opens a file.", *u.OpenPath)), nil
 }
 
-func (b *Bot) export(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
-	p, err := currentProject(ctx, tx, u)
-	if err != nil {
-		return Plan{}, err
-	}
-	fs, err := db.ListFiles(ctx, tx, p.ID)
-	if err != nil {
-		return Plan{}, err
-	}
-	if len(fs) == 0 {
-		return Plan{}, refuse("%s has no files to export yet.", p.Name)
-	}
-	pl := done()
-	pl.Docs = []DocRef{{Kind: "export", File: FileRef{ProjectID: p.ID}, Name: p.Name + ".zip",
-		Caption: reply.HTMLf("%s: %s", p.Name, plural(len(fs), "file"))}}
-	return pl, nil
-}
-
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word

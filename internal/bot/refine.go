@@ -92,8 +92,8 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 	if err != nil {
 		return Plan{}, err
 	}
-	pl := done(reply.Text("Working on %s…", f.Path))
-	pl.Job = j.ID
+	pl := done()
+	pl.Job, pl.Progress = j.ID, reply.HTMLf("Working on %s…", f.Path)
 	return pl, nil
 }
 
@@ -225,6 +225,11 @@ func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 		} else if pl, err = b.undoJob(ctx, tx, u, id); err != nil {
 			return Plan{}, err
 		}
+	case "restore", "redo":
+		var err error
+		if pl, err = b.versionButton(ctx, tx, u, verb, arg); err != nil {
+			return Plan{}, err
+		}
 	case "buy":
 		var err error
 		if pl, err = b.buy(ctx, tx, u, req, prep); err != nil {
@@ -262,7 +267,7 @@ func (b *Bot) undoJob(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan
 		return Plan{}, refuse("%s changed since that edit (it is at version %d now); /history %s shows its versions, /undo %s steps back.",
 			f.Path, f.Version, f.Path, f.Path)
 	}
-	return b.restore(ctx, tx, p, f, *j.ResultVersion, *j.BaseVersion)
+	return b.changeVersion(ctx, tx, p, f, db.SourceUndo, 0)
 }
 
 // retryJob queues a failed job's instruction again, on the file's current

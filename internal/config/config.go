@@ -36,6 +36,10 @@ const (
 	Crypto          Group = "crypto"           // encrypting users' API keys
 )
 
+// MaxProjectBytesLimit is the largest MAX_PROJECT_BYTES: a project's zip,
+// with its headers, must stay under Telegram's 50 MB document limit.
+const MaxProjectBytesLimit = 45 << 20
+
 // Config holds every setting. Zero values are replaced by defaults in Load.
 type Config struct {
 	Environment string // "production" or "development"
@@ -57,6 +61,10 @@ type Config struct {
 	// Storage server's root); when set it wins over SupabaseURL.
 	SupabaseStorageURL string
 	MaxFileBytes       int64
+	// MaxProjectFiles and MaxProjectBytes bound a project, so that /export's
+	// zip stays under Telegram's 50 MB upload limit.
+	MaxProjectFiles int
+	MaxProjectBytes int64
 
 	GoogleCloudProject   string
 	PubSubEmulatorHost   string
@@ -198,6 +206,24 @@ var Vars = []Var{
 		set: supabaseKey},
 	{Name: "MAX_FILE_BYTES", Default: "1048576", Help: "largest file a user may upload or a refinement may produce, in bytes",
 		set: positiveInt64(func(c *Config) *int64 { return &c.MaxFileBytes })},
+	{Name: "MAX_PROJECT_FILES", Default: "500", Help: "most files a project may hold (checked at every upload that adds one)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return errors.New("must be a positive integer")
+			}
+			c.MaxProjectFiles = n
+			return nil
+		}},
+	{Name: "MAX_PROJECT_BYTES", Default: "41943040", Help: "most bytes a project's current files may hold together (at most 45 MiB, so that /export's zip fits Telegram's 50 MB)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 || n > MaxProjectBytesLimit {
+				return fmt.Errorf("must be a positive number of bytes up to %d (45 MiB: the export must fit Telegram's 50 MB)", MaxProjectBytesLimit)
+			}
+			c.MaxProjectBytes = n
+			return nil
+		}},
 
 	{Name: "GOOGLE_CLOUD_PROJECT", Required: []Group{PubSub}, Help: "Google Cloud project id that owns the Pub/Sub topics",
 		set: str(func(c *Config) *string { return &c.GoogleCloudProject })},

@@ -25,15 +25,29 @@ type File struct {
 
 // FileVersion is one kept version of a file.
 type FileVersion struct {
+	ID        int64 // a short handle for buttons
 	ProjectID string
 	Path      string
 	Version   int
 	SHA256    string
 	Size      int64
 	BlobKey   string
-	Source    string // upload, refine, undo, restore
+	Source    string // upload, refine, undo, redo, restore
 	JobID     *int64
 	CreatedAt time.Time
+	Lineage
+}
+
+// Lineage places a version in its file's history (see migration 00045).
+type Lineage struct {
+	// Parent is the version /undo goes back to: the one this version was
+	// made from. Nil for a file's first content.
+	Parent *int
+	// Redo is the version /redo brings back; set only on undo and redo
+	// versions, so that any other write ends the redo chain.
+	Redo *int
+	// CopyOf is the version whose content an undo, redo or restore copies.
+	CopyOf *int
 }
 
 // Version sources.
@@ -41,6 +55,7 @@ const (
 	SourceUpload  = "upload"
 	SourceRefine  = "refine"
 	SourceUndo    = "undo"
+	SourceRedo    = "redo"
 	SourceRestore = "restore"
 )
 
@@ -52,11 +67,13 @@ func scanFile(row pgx.Row) (File, error) {
 	return f, translate(err)
 }
 
-const versionColumns = `project_id::text, path, version, sha256, size, blob_key, source, job_id, created_at`
+const versionColumns = `id, project_id::text, path, version, sha256, size, blob_key, source, job_id, created_at,
+	parent_version, redo_version, copy_of`
 
 func scanVersion(row pgx.Row) (FileVersion, error) {
 	var v FileVersion
-	err := row.Scan(&v.ProjectID, &v.Path, &v.Version, &v.SHA256, &v.Size, &v.BlobKey, &v.Source, &v.JobID, &v.CreatedAt)
+	err := row.Scan(&v.ID, &v.ProjectID, &v.Path, &v.Version, &v.SHA256, &v.Size, &v.BlobKey, &v.Source, &v.JobID, &v.CreatedAt,
+		&v.Parent, &v.Redo, &v.CopyOf)
 	return v, translate(err)
 }
 
@@ -121,6 +138,11 @@ type NewVersion struct {
 	// upload, which may create the file); otherwise the commit succeeds only
 	// if the file is still at BaseVersion (no lost update).
 	BaseVersion int
+	// Lineage, when set, is recorded as is (undo, redo, restore); nil
+	// records the version this one replaces as its parent, and no redo.
+	Lineage *Lineage
+	// Limits bound the project this write may grow (zero: no bound).
+	Limits ProjectLimits
 }
 
 // ErrVersionMismatch is returned when a file moved past the version a writer
@@ -134,6 +156,11 @@ func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, 
 	defer fault.Wrap(&err, "CommitVersion(%s, %q)", nv.ProjectID, nv.Path)
 	if nv.ContentType == "" {
 		nv.ContentType = "text/plain; charset=utf-8"
+	}
+	if !nv.Limits.zero() {
+		if err := checkProjectLimits(ctx, q, nv); err != nil {
+			return 0, err
+		}
 	}
 	var cur, latest int
 	for {
@@ -158,6 +185,9 @@ func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, 
 			return 0, translate(err)
 		}
 		if tag.RowsAffected() == 1 {
+			if nv.Lineage == nil {
+				nv.Lineage = &Lineage{}
+			}
 			if err := insertVersion(ctx, q, nv, 1); err != nil {
 				return 0, err
 			}
@@ -169,6 +199,10 @@ func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, 
 			fault.ErrConflict, ErrVersionMismatch, nv.BaseVersion, cur))
 	}
 	next := latest + 1
+	if nv.Lineage == nil {
+		replaced := cur
+		nv.Lineage = &Lineage{Parent: &replaced}
+	}
 	if err := insertVersion(ctx, q, nv, next); err != nil {
 		return 0, err
 	}
@@ -182,15 +216,19 @@ func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, 
 }
 
 func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) error {
-	_, err := q.Exec(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		nv.ProjectID, nv.Path, version, nv.SHA256, nv.Size, nv.BlobKey, nv.Source, nv.JobID)
+	_, err := q.Exec(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id,
+		parent_version, redo_version, copy_of)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		nv.ProjectID, nv.Path, version, nv.SHA256, nv.Size, nv.BlobKey, nv.Source, nv.JobID,
+		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf)
 	return translate(err)
 }
 
-// PointToVersion makes an existing version current again (undo), if the file
-// is still at fromVersion. No version is deleted: later versions stay in the
-// history, and the next write gets latest_version + 1.
+// PointToVersion makes an existing version current again, if the file is
+// still at fromVersion, without writing a version. It was the old /undo,
+// which lost track of what the current version was made from; Undo, Redo
+// and Restore write new versions instead. No version is deleted: later
+// versions stay in the history, and the next write gets latest_version + 1.
 func PointToVersion(ctx context.Context, q Querier, projectID, path string, fromVersion, toVersion int) (FileVersion, error) {
 	v, err := GetFileVersion(ctx, q, projectID, path, toVersion)
 	if err != nil {

@@ -38,6 +38,9 @@ func FormatReply(m Sent) string {
 	if m.Method == "sendDocument" {
 		fmt.Fprintf(&b, " [document %s, %d bytes]", m.DocumentName, len(m.Document))
 	}
+	if m.Method == "editMessageText" {
+		b.WriteString(" (an earlier message, edited in place)")
+	}
 	for _, line := range strings.Split(plain(m.Text), "\n") {
 		b.WriteString("\n    " + line)
 	}

@@ -77,7 +77,9 @@ func (s *Stack) devRoutes(mux *http.ServeMux) {
 
 func (s *Stack) sent(after int) []Sent {
 	var out []Sent
-	for i, c := range s.BotAPI.Calls("sendMessage", "sendDocument") {
+	// An edit (a "Working on" message turned into the result) is a reply
+	// of its own here, so that say --wait and the demo see the result.
+	for i, c := range s.BotAPI.Calls("sendMessage", "sendDocument", "editMessageText") {
 		if i+1 <= after {
 			continue
 		}

@@ -2,6 +2,7 @@ package editblock
 
 import (
 	"fmt"
+	"html"
 	"sort"
 	"strings"
 
@@ -254,3 +255,143 @@ func bigrams(s string) map[string]int {
 	}
 	return m
 }
+
+// Author is who wrote the blocks a report is about: the wording of a report
+// shown to a person depends on it ("line 3 of your message" or "of the
+// model's reply").
+type Author int
+
+const (
+	// ByModel: the blocks are a model's reply.
+	ByModel Author = iota
+	// ByUser: the blocks are the user's own message (a direct edit).
+	ByUser
+)
+
+// Limits of the report as a person sees it: a phone's screenful, and always
+// within one Telegram message.
+const (
+	htmlBlocks    = 3   // failed blocks shown; the rest are counted
+	htmlLines     = 12  // lines of a quoted section
+	htmlLineRunes = 160 // runes of a quoted line
+)
+
+// HTML renders the refusal for a Telegram message in HTML parse mode: bold
+// headings, the lines quoted in <pre>, everything escaped, worded for the
+// blocks' author. It stays within about limit characters (quoted sections
+// are cut, then blocks left out and counted); the model gets Error()'s
+// Markdown instead.
+func (e *Error) HTML(a Author, limit int) string {
+	w := wording(a)
+	var b strings.Builder
+	switch {
+	case e.Malformed != "":
+		fmt.Fprintf(&b, "%s could not be read as SEARCH/REPLACE blocks: %s.\n", w.Capital, esc(w.fix(e.Malformed)))
+		b.WriteString(htmlReminder)
+		return b.String()
+	case e.NoBlocks:
+		fmt.Fprintf(&b, "%s holds no SEARCH/REPLACE block.\n", w.Capital)
+		for _, n := range e.NearMisses {
+			fmt.Fprintf(&b, "• %s\n", esc(w.fix(n)))
+		}
+		b.WriteString(htmlReminder)
+		return b.String()
+	}
+	total := len(e.Failures) + len(e.Applied)
+	shown := 0
+	for _, f := range e.Failures {
+		if shown == htmlBlocks {
+			break
+		}
+		var s strings.Builder
+		fmt.Fprintf(&s, "<b>Block %d of %d</b> (line %d of %s): %s.\n", f.Block, total, f.ReplyLine, w.Of, esc(w.fix(f.Reason)))
+		if len(f.search) > 0 {
+			fmt.Fprintf(&s, "%s:\n%s\n", w.Search, preLines(f.search))
+		}
+		if f.near != nil {
+			fmt.Fprintf(&s, "Did you mean these lines of %s (from line %d)?\n%s\n", esc(e.Path), f.near.line, preLines(f.near.lines))
+		}
+		if f.replacePresent {
+			fmt.Fprintf(&s, "The new lines are already in %s: is this change made already?\n", esc(e.Path))
+		}
+		if f.dividers > 1 {
+			fmt.Fprintf(&s, "This block has %d lines of = between its markers; none of its readings matched.\n", f.dividers)
+		}
+		if b.Len() > 0 && b.Len()+s.Len() > limit {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(s.String())
+		shown++
+	}
+	if rest := len(e.Failures) - shown; rest > 0 {
+		fmt.Fprintf(&b, "\n… and %s that did not apply.\n", plural(rest, "more block", "more blocks"))
+	}
+	if len(e.Applied) > 0 {
+		fmt.Fprintf(&b, "The other %s matched, but nothing is saved unless every block applies.\n",
+			plural(len(e.Applied), "block", "blocks"))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Reasons says in one line per failed block why it did not apply, worded
+// for the author (for plain-text records and logs without the file's lines).
+func (e *Error) Reasons(a Author) []string {
+	w := wording(a)
+	switch {
+	case e.Malformed != "":
+		return []string{w.fix(e.Malformed)}
+	case e.NoBlocks:
+		return []string{strings.ToLower(w.Capital[:1]) + w.Capital[1:] + " holds no SEARCH/REPLACE block"}
+	}
+	var out []string
+	for _, f := range e.Failures {
+		out = append(out, fmt.Sprintf("block %d (line %d of %s): %s", f.Block, f.ReplyLine, w.Of, w.fix(f.Reason)))
+	}
+	return out
+}
+
+type words struct {
+	Capital, Of, Search string
+	r                   *strings.Replacer
+}
+
+func (w words) fix(s string) string { return w.r.Replace(s) }
+
+func wording(a Author) words {
+	if a == ByUser {
+		return words{Capital: "Your message", Of: "your message", Search: "Your SEARCH text",
+			r: strings.NewReplacer("of the reply", "of your message", "the reply", "your message")}
+	}
+	return words{Capital: "The model's reply", Of: "the model's reply", Search: "Its SEARCH text",
+		r: strings.NewReplacer("of the reply", "of the model's reply", "the reply", "the model's reply")}
+}
+
+func esc(s string) string { return html.EscapeString(s) }
+
+// preLines quotes lines in <pre>, escaped, cut to htmlLines lines of
+// htmlLineRunes runes.
+func preLines(lines []string) string {
+	var b strings.Builder
+	b.WriteString("<pre>")
+	for i, l := range lines {
+		if i == htmlLines {
+			fmt.Fprintf(&b, "… (%d more lines)\n", len(lines)-i)
+			break
+		}
+		if r := []rune(l); len(r) > htmlLineRunes {
+			l = string(r[:htmlLineRunes]) + "…"
+		}
+		b.WriteString(esc(l) + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n") + "</pre>"
+}
+
+var htmlReminder = "Write every change as a block like this:\n<pre>" + esc(`path/to/file
+<<<<<<< SEARCH
+lines copied exactly from the file
+=======
+the lines that replace them
+>>>>>>> REPLACE`) + "</pre>"

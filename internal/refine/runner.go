@@ -18,7 +18,6 @@ import (
 	"github.com/devbot-hq/devbot/internal/logging"
 	"github.com/devbot-hq/devbot/internal/reply"
 	"github.com/devbot-hq/devbot/internal/secretbox"
-	"github.com/devbot-hq/devbot/internal/telegram"
 )
 
 // EditRequest is one edit to compute (editor.Request, plus the job's mode).
@@ -80,6 +79,12 @@ type Config struct {
 	BaseRefineCredits int64
 	CreditsPerUSD     float64
 	MaxFileBytes      int64
+	// ModelHost names the model service in replies ("openrouter.ai"); empty
+	// says "the model service" only.
+	ModelHost string
+	// TypingEvery is how often the chat's "typing…" status is renewed while
+	// a job runs (0: every 4 s; Telegram shows it for up to 5 s).
+	TypingEvery time.Duration
 	// Lease is how long a delivery owns a job it claimed: longer than one
 	// delivery can run (the consumer's deadline), so a duplicate delivery
 	// never runs the model a second time while the first still works; a
@@ -123,8 +128,12 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := r.run(ctx, j); err != nil {
+	stopTyping := r.showTyping(ctx, j.ChatID)
+	err = r.run(ctx, j)
+	stopTyping()
+	if err != nil {
 		if !fault.IsPermanent(err) {
+			r.noteRetry(ctx, j, err)
 			// Handed back: the redelivery claims the job again, at once.
 			if lerr := db.ReleaseJobLease(context.WithoutCancel(ctx), r.DB.Pool, id); lerr != nil {
 				r.Logger.WarnContext(ctx, "job lease not released; the retry waits for it to run out", "error", lerr.Error())
@@ -167,7 +176,10 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 	if err != nil {
 		return nil
 	}
-	msg := "I could not finish this refinement after several tries (a service was unavailable). Nothing was charged; please try again later."
+	msg, err := r.giveUpText(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := r.fail(ctx, id, db.JobFailed, "gave_up", msg, EditOutcome{}, 0); err != nil {
 		return err
 	}
@@ -189,7 +201,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	}
 	content, err := r.Files.GetBlob(ctx, j.ProjectID, v.BlobKey)
 	if err != nil {
-		return err
+		return inService(ServiceStorage, err)
 	}
 	apiKey := ""
 	if j.Mode != db.ModeDirect {
@@ -209,7 +221,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	out, err := r.Editor.Edit(ctx, EditRequest{Path: j.Path, Content: content, Instruction: j.Instruction, APIKey: apiKey, Mode: j.Mode})
 	if err != nil {
 		if fault.IsRetryable(err) {
-			return err // handed back: the redelivery claims the job again
+			return inService(ServiceModel, err) // handed back: the redelivery claims the job again
 		}
 		state, kind, msg := explain(j, err, apiKey != "", out.Attempts)
 		if kind == "key" && apiKey == "" {
@@ -218,7 +230,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		} else {
 			r.Logger.InfoContext(ctx, "refinement failed", "kind", kind, "error", loggable(err))
 		}
-		return r.fail(ctx, j.ID, state, kind, msg, out, time.Since(start))
+		return r.failReport(ctx, j, err, state, kind, msg, out, time.Since(start))
 	}
 	if r.Config.MaxFileBytes > 0 && int64(len(out.Content)) > r.Config.MaxFileBytes {
 		return r.fail(ctx, j.ID, db.JobFailed, "too_large", fmt.Sprintf("The edited %s would be %s, over the %s limit. Nothing was charged.",
@@ -226,7 +238,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	}
 	blobKey, sum, err := r.Files.PutBlob(ctx, j.ProjectID, out.Content, f.ContentType)
 	if err != nil {
-		return err
+		return inService(ServiceStorage, err)
 	}
 	charge := r.Config.Charge(j.Mode, out.CostUSD)
 	var conflict bool
@@ -297,8 +309,7 @@ func explain(j db.Job, err error, ownKey bool, attempts int) (state, kind, msg s
 	}
 	switch {
 	case j.Mode == db.ModeDirect && (errors.Is(err, ErrNoValidEdit) || errors.Is(err, fault.ErrInvalid)):
-		return db.JobRejected, "invalid", fmt.Sprintf("Your edit does not apply to %s, so nothing was changed or charged. "+
-			"Fix the blocks and send them again.\n\n%s", j.Path, report)
+		return db.JobRejected, "invalid", directRefusal(j, err, report)
 	case errors.Is(err, ErrNoValidEdit):
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "The model could not produce an edit that applies to %s", j.Path)
@@ -372,28 +383,6 @@ func (r *Runner) Reply(ctx context.Context, id int64) error {
 		return sendErr
 	}
 	return err
-}
-
-// send tells the user j's outcome; it returns only retryable errors.
-func (r *Runner) send(ctx context.Context, q db.Querier, j db.Job) error {
-	var rep reply.Reply
-	if j.State == db.JobSucceeded {
-		r.publishCurrent(ctx, q, j)
-		rep = reply.WithDiff(telegram.Escape(Summary(j)), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
-		rep.Buttons = [][]reply.Button{{{Text: "Undo", Data: fmt.Sprintf("undo:%d", j.ID)}, {Text: "Show full diff", Data: fmt.Sprintf("diff:%d", j.ID)}}}
-	} else {
-		rep = reply.Reply{HTML: "❌ " + telegram.Escape(deref(j.Error))}
-		if j.ErrorKind != nil && *j.ErrorKind == KindConflict {
-			rep.Buttons = [][]reply.Button{{{Text: "Retry", Data: fmt.Sprintf("retry:%d", j.ID)}}}
-		}
-	}
-	if err := reply.Send(ctx, r.Telegram, j.ChatID, rep); err != nil {
-		if fault.IsRetryable(err) {
-			return err
-		}
-		r.Logger.WarnContext(ctx, "job reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
-	}
-	return nil
 }
 
 // publishCurrent refreshes the plain copy of the file (not the source of

@@ -232,7 +232,7 @@ func TestRetryableThenGiveUp(t *testing.T) {
 	if got.State != db.JobFailed || u.Held != 0 || u.Balance != 20 {
 		t.Errorf("after GiveUp: %s, balance %d held %d", got.State, u.Balance, u.Held)
 	}
-	expectText(t, b.tg.Sent(chat), "could not finish this refinement after several tries")
+	expectText(t, b.tg.Sent(chat), "I could not change a.go: the model service is not answering, and I gave up after several tries.")
 }
 
 func TestUsersOwnKeyIsPassed(t *testing.T) {

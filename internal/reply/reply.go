@@ -8,6 +8,7 @@ package reply
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/devbot-hq/devbot/internal/telegram"
@@ -26,10 +27,12 @@ type Button struct {
 	URL  string `json:"u,omitempty"`
 }
 
-// Document is a file to send.
+// Document is a file to send: Data, or what Write produces while it is
+// uploaded (a project's zip, streamed instead of built in memory).
 type Document struct {
-	Name string `json:"n"`
-	Data []byte `json:"b"`
+	Name  string                  `json:"n"`
+	Data  []byte                  `json:"b"`
+	Write func(w io.Writer) error `json:"-"`
 }
 
 // Reply is one answer: HTML text (already escaped), optional buttons under
@@ -96,7 +99,7 @@ func keyboard(b [][]Button) *telegram.InlineKeyboardMarkup {
 func Send(ctx context.Context, s Sender, chatID int64, r Reply) error {
 	if r.Document != nil && r.HTML != "" && telegram.UTF16Len(r.HTML) <= telegram.MaxCaptionLength && !strings.Contains(r.HTML, "<pre>") {
 		_, err := s.SendDocument(ctx, telegram.SendDocument{ChatID: chatID, FileName: r.Document.Name, Data: r.Document.Data,
-			Caption: r.HTML, ParseMode: telegram.ParseModeHTML, ReplyMarkup: keyboard(r.Buttons)})
+			Write: r.Document.Write, Caption: r.HTML, ParseMode: telegram.ParseModeHTML, ReplyMarkup: keyboard(r.Buttons)})
 		return err
 	}
 	if r.HTML != "" {
@@ -112,7 +115,8 @@ func Send(ctx context.Context, s Sender, chatID int64, r Reply) error {
 		}
 	}
 	if r.Document != nil {
-		d := telegram.SendDocument{ChatID: chatID, FileName: r.Document.Name, Data: r.Document.Data, ReplyMarkup: keyboard(r.Buttons)}
+		d := telegram.SendDocument{ChatID: chatID, FileName: r.Document.Name, Data: r.Document.Data, Write: r.Document.Write,
+			ReplyMarkup: keyboard(r.Buttons)}
 		if _, err := s.SendDocument(ctx, d); err != nil {
 			return err
 		}

@@ -223,12 +223,53 @@ type SendDocument struct {
 	Caption     string
 	ParseMode   string
 	ReplyMarkup *InlineKeyboardMarkup
+	// Write, when set, produces the document instead of Data: it is called
+	// while the request is sent and its bytes stream into the request body
+	// (through an io.Pipe), so a large document (a project's zip) is never
+	// held in memory. Its error fails the call and is returned as is.
+	Write func(w io.Writer) error `json:"-"`
 }
 
 // SendDocument uploads a document (multipart/form-data).
 func (c *Client) SendDocument(ctx context.Context, d SendDocument) (Message, error) {
+	if d.Write != nil {
+		return c.streamDocument(ctx, d)
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
+	if err := writeDocument(mw, d, func(w io.Writer) error { _, err := w.Write(d.Data); return err }); err != nil {
+		return Message{}, err
+	}
+	var out Message
+	err := c.do(ctx, "sendDocument", mw.FormDataContentType(), &buf, &out)
+	return out, err
+}
+
+// streamDocument sends d with its content written by d.Write into a pipe
+// that the HTTP request reads: memory stays at the pipe's and the writer's
+// buffers whatever the document's size. The length is unknown beforehand,
+// so the body goes out chunked.
+func (c *Client) streamDocument(ctx context.Context, d SendDocument) (Message, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	done := make(chan error, 1)
+	go func() {
+		err := writeDocument(mw, d, d.Write)
+		pw.CloseWithError(err) // nil: EOF for the reader
+		done <- err
+	}()
+	var out Message
+	err := c.do(ctx, "sendDocument", mw.FormDataContentType(), pr, &out)
+	pr.CloseWithError(io.ErrClosedPipe) // a request that failed early unblocks the writer
+	if werr := <-done; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+		return Message{}, werr // the content's own error (storage, database) says more
+	}
+	return out, err
+}
+
+// writeDocument writes sendDocument's form: the fields, then the document
+// part with content.
+func writeDocument(mw *multipart.Writer, d SendDocument, content func(io.Writer) error) error {
 	_ = mw.WriteField("chat_id", strconv.FormatInt(d.ChatID, 10))
 	if d.Caption != "" {
 		_ = mw.WriteField("caption", d.Caption)
@@ -239,21 +280,21 @@ func (c *Client) SendDocument(ctx context.Context, d SendDocument) (Message, err
 	if d.ReplyMarkup != nil {
 		rm, err := json.Marshal(d.ReplyMarkup)
 		if err != nil {
-			return Message{}, fault.Permanentf("telegram sendDocument: %w", err)
+			return fault.Permanentf("telegram sendDocument: %w", err)
 		}
 		_ = mw.WriteField("reply_markup", string(rm))
 	}
 	fw, err := mw.CreateFormFile("document", d.FileName)
 	if err != nil {
-		return Message{}, fault.Permanentf("telegram sendDocument: %w", err)
+		return fault.AsRetryable(fmt.Errorf("telegram sendDocument: %w", err))
 	}
-	_, _ = fw.Write(d.Data)
+	if err := content(fw); err != nil {
+		return err
+	}
 	if err := mw.Close(); err != nil {
-		return Message{}, fault.Permanentf("telegram sendDocument: %w", err)
+		return fault.AsRetryable(fmt.Errorf("telegram sendDocument: %w", err))
 	}
-	var out Message
-	err = c.do(ctx, "sendDocument", mw.FormDataContentType(), &buf, &out)
-	return out, err
+	return nil
 }
 
 // GetFile asks where a file can be downloaded.
@@ -323,4 +364,57 @@ func (c *Client) SetWebhook(ctx context.Context, w Webhook) error {
 		return fault.Permanentf("telegram setWebhook: %w: bad URL", fault.ErrInvalid)
 	}
 	return c.callJSON(ctx, "setWebhook", w, nil)
+}
+
+// EditMessageText is editMessageText's parameters, for a message of a chat.
+type EditMessageText struct {
+	ChatID      int64                 `json:"chat_id"`
+	MessageID   int64                 `json:"message_id"`
+	Text        string                `json:"text"`
+	ParseMode   string                `json:"parse_mode,omitempty"`
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
+	// DisablePreview turns off link previews.
+	DisablePreview bool `json:"-"`
+}
+
+// EditMessageText replaces a message's text and inline keyboard (a progress
+// message turned into the result). An unchanged text answers 400 "message is
+// not modified" (IsNotModified), which callers treat as done; a message that
+// is gone answers 400 "message to edit not found" (IsEditGone).
+func (c *Client) EditMessageText(ctx context.Context, m EditMessageText) (Message, error) {
+	w := struct {
+		EditMessageText
+		LinkPreview *struct {
+			IsDisabled bool `json:"is_disabled"`
+		} `json:"link_preview_options,omitempty"`
+	}{EditMessageText: m}
+	if m.DisablePreview {
+		w.LinkPreview = &struct {
+			IsDisabled bool `json:"is_disabled"`
+		}{true}
+	}
+	var out Message
+	err := c.callJSON(ctx, "editMessageText", w, &out)
+	return out, err
+}
+
+// IsEditGone reports a 400 saying the message cannot be edited (deleted, too
+// old, not the bot's): send a new message instead.
+func IsEditGone(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != http.StatusBadRequest {
+		return false
+	}
+	d := strings.ToLower(ae.Description)
+	return strings.Contains(d, "message to edit not found") || strings.Contains(d, "message can't be edited") ||
+		strings.Contains(d, "message_id_invalid")
+}
+
+// ChatActionTyping is the "typing…" status: shown for up to 5 s, or until
+// the bot's next message; repeat it while work runs.
+const ChatActionTyping = "typing"
+
+// SendChatAction shows a status such as ChatActionTyping in the chat.
+func (c *Client) SendChatAction(ctx context.Context, chatID int64, action string) error {
+	return c.callJSON(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
 }

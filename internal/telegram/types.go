@@ -1,6 +1,7 @@
 // Package telegram is a small client of the Telegram Bot API: the few
-// methods devbot calls (sendMessage, sendDocument, getFile and the file
-// download, answerCallbackQuery, deleteMessage, setWebhook), the update types
+// methods devbot calls (sendMessage, sendDocument (also streamed),
+// editMessageText, sendChatAction, getFile and the file download,
+// answerCallbackQuery, deleteMessage, setWebhook), the update types
 // it reads, and HTML helpers for replies.
 //
 // Errors are classified where they arise (internal/fault): 429 is retryable

@@ -62,7 +62,16 @@ type Server struct {
 	fails  map[string][]failure
 	nextID int64
 	notify chan struct{}
+	// msgs are the messages the bot sent and can still edit, per chat
+	// (created on first use, so that both constructors stay as they are).
+	msgs map[int64]map[int64]shown
+	// said is what the chats were told, in order: messages and documents
+	// sent, and successful edits.
+	said []Call
 }
+
+// shown is a message as the chat shows it now.
+type shown struct{ text, markup string }
 
 // New starts a fake server, closed at the end of the test.
 func New(tb testing.TB) *Server {
@@ -201,9 +210,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		chat, _ := strconv.ParseInt(call.Params["chat_id"], 10, 64)
+		s.remember(chat, id, call)
 		writeJSON(w, 200, map[string]any{"ok": true, "result": map[string]any{
 			"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": chat, "type": "private"},
 			"text": call.Params["text"]}})
+	case "editMessageText":
+		s.editMessageText(w, call)
+	case "sendChatAction":
+		if !validActions[call.Params["action"]] {
+			writeError(w, failure{code: 400, desc: "Bad Request: wrong parameter action in request"})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"ok": true, "result": true})
+	case "deleteMessage":
+		chat, _ := strconv.ParseInt(call.Params["chat_id"], 10, 64)
+		msg, _ := strconv.ParseInt(call.Params["message_id"], 10, 64)
+		s.mu.Lock()
+		delete(s.msgs[chat], msg)
+		s.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"ok": true, "result": true})
 	case "getFile":
 		s.mu.Lock()
 		content, ok := s.files[call.Params["file_id"]]
