@@ -23,13 +23,16 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if err := needArgs(req); err != nil {
 		return Plan{}, err
 	}
-	p, instr := SplitFirst(req.Args)
-	if instr == "" {
-		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
-	}
 	proj, err := currentProject(ctx, tx, u)
 	if err != nil {
 		return Plan{}, err
+	}
+	p, instr, err := pathAndRest(ctx, tx, proj, req.Args)
+	if err != nil {
+		return Plan{}, err
+	}
+	if instr == "" {
+		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
 	}
 	return b.startJob(ctx, tx, u, req, proj, p, instr)
 }
