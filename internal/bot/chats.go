@@ -89,7 +89,7 @@ func (b *Bot) forwarded(req Request) Plan {
 func (b *Bot) media(ctx context.Context, tx pgx.Tx, u db.User, req Request) (Plan, error) {
 	text := reply.HTMLf("I cannot use %s: I work with text files (source code, Markdown, configuration). ", req.Media)
 	if u.CurrentProjectID == nil {
-		text += "Start with /new NAME, then send a text file as a file (📎 → File), not as a photo."
+		text += "Start with /new NAME, then send a text file as a file (📎 → File)."
 	} else {
 		text += "Send one as a file (📎 → File, then pick it); the caption can give its path, e.g. src/main.go."
 	}
