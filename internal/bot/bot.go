@@ -345,6 +345,9 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 		return nil
 	}
 	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
+	if me := b.knownUsername(); req.BotName != "" && me != "" && !strings.EqualFold(req.BotName, me) {
+		return nil // another bot's command: not ours to apologise for
+	}
 	key := strconv.FormatInt(req.UpdateID, 10)
 	var ran bool
 	var sendErr error

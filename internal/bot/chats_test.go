@@ -2,6 +2,8 @@ package bot_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/bot"
 	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/reply"
 	"github.com/devbot-hq/devbot/internal/storage"
@@ -431,4 +434,20 @@ func TestUnicodeNames(t *testing.T) {
 	got := f.do(ann, f.document(ann, "résumé.md", "", []byte("# hi\n")))
 	expect(t, got, "résumé.md", "ASCII", "Supabase Storage", "resume.md would do")
 	expect(t, f.do(ann, f.document(ann, "résumé.md", "resume.md", []byte("# hi\n"))), "Added resume.md")
+}
+
+// An update given up on (getMe or the database stayed down) that was a
+// command for another bot gets no "could not handle" notice in the group.
+func TestGiveUpIgnoresAnotherBotsCommand(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const ann = 313
+	f.doIn(groupID, f.inGroup(ann, "/help")) // the bot has learnt its name
+	data, _ := json.Marshal(f.inGroup(ann, "/balance@OtherBot"))
+	if err := f.bot.GiveUp(context.Background(), events.Message{ID: "g", Data: data}, errors.New("getMe down")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.tg.Sent(groupID); len(got) != 1 {
+		t.Errorf("%d group messages, want the /help answer only", len(got))
+	}
 }
