@@ -68,7 +68,8 @@ func helpText() string {
 // groupHelp is /help's paragraph on groups.
 const groupHelp = "In a group I answer only /help and /start: everything else (projects, files, " +
 	"credits, keys, payments) works only in our private chat, so it stays private. " +
-	"Commands for other bots (/balance@OtherBot) I leave alone, and I never act on forwarded messages."
+	"Commands for other bots (/balance@OtherBot) I leave alone. I never run what a forwarded message says " +
+	"(a forwarded file is added under its own name)."
 
 const shortHelp = "Start with /new NAME, send a file, then /open PATH and tell me what to change. /help lists everything."
 
