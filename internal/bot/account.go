@@ -60,11 +60,22 @@ func (b *Bot) setKey(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 }
 
 func (b *Bot) delKey(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	// Without a model of the bot's own, a plain-words change needs a key:
+	// say that instead of promising the bot's model.
+	noModel := b.cfg.NoModel && b.cfg.EditBackend == db.ModeLLM
 	if u.LLMKeyEncrypted == nil {
+		if noModel {
+			return done(reply.Text("You have no key stored. This bot has no model of its own, so I apply only edits " +
+				"you write yourself (SEARCH/REPLACE blocks or a diff); /setkey YOUR_KEY lets me change files from plain words.")), nil
+		}
 		return done(reply.Text("You have no key stored. Refinements use the bot's model and your credits.")), nil
 	}
 	if err := db.SetLLMKey(ctx, tx, u.ID, nil); err != nil {
 		return Plan{}, err
+	}
+	if noModel {
+		return done(reply.Text("Your key is deleted. This bot has no model of its own, so from now on I apply only " +
+			"edits you write yourself (SEARCH/REPLACE blocks or a diff); /setkey YOUR_KEY brings plain-words changes back.")), nil
 	}
 	return done(reply.Text("Your key is deleted. Refinements use the bot's model again.")), nil
 }

@@ -14,8 +14,11 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +42,9 @@ type Telegram interface {
 	Download(ctx context.Context, filePath string, maxBytes int64) ([]byte, error)
 	AnswerCallbackQuery(ctx context.Context, id, text string) error
 	DeleteMessage(ctx context.Context, chatID, messageID int64) error
+	// GetMe is the bot itself: its username tells our commands from other
+	// bots' in groups (/cmd@name).
+	GetMe(ctx context.Context) (telegram.User, error)
 }
 
 // Files is what the bot needs of storage (storage.Files): versions are
@@ -85,6 +91,9 @@ type Config struct {
 	// NoModel: the operator configured no model key, so an instruction in
 	// plain words works only with the user's own /setkey key.
 	NoModel bool
+	// BotUsername is the bot's @username without the @; empty: asked of
+	// Telegram (getMe) once, when first needed.
+	BotUsername string
 }
 
 // Deps are the bot's collaborators.
@@ -108,6 +117,9 @@ type Deps struct {
 type Bot struct {
 	cfg Config
 	Deps
+
+	meMu sync.Mutex
+	me   string // the bot's username, once known
 }
 
 // New returns a bot.
@@ -142,7 +154,51 @@ func (b *Bot) Handle(ctx context.Context, m events.Message) error {
 		return nil
 	}
 	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
+	if req.BotName != "" || !req.Private() {
+		me, err := b.username(ctx)
+		if err != nil {
+			if fault.IsRetryable(err) {
+				return err
+			}
+			b.Logger.ErrorContext(ctx, "getMe failed: cannot tell our commands from other bots'", "error", err.Error())
+		}
+		if req.BotName != "" && !strings.EqualFold(req.BotName, me) {
+			// Another bot's command (/balance@OtherBot): not ours to answer,
+			// nor to record.
+			b.Logger.InfoContext(ctx, "command for another bot, ignored", "bot", req.BotName)
+			return nil
+		}
+	}
 	return b.handle(ctx, req)
+}
+
+// username is the bot's @username (without the @): the configured one, or
+// getMe's, asked once. It returns "" with the error when neither is known.
+func (b *Bot) username(ctx context.Context) (string, error) {
+	if b.cfg.BotUsername != "" {
+		return strings.TrimPrefix(b.cfg.BotUsername, "@"), nil
+	}
+	b.meMu.Lock()
+	defer b.meMu.Unlock()
+	if b.me != "" {
+		return b.me, nil
+	}
+	u, err := b.Telegram.GetMe(ctx)
+	if err != nil {
+		return "", fmt.Errorf("getMe: %w", err)
+	}
+	b.me = u.Username
+	return b.me, nil
+}
+
+// knownUsername is username without a network call: "" until known.
+func (b *Bot) knownUsername() string {
+	if b.cfg.BotUsername != "" {
+		return strings.TrimPrefix(b.cfg.BotUsername, "@")
+	}
+	b.meMu.Lock()
+	defer b.meMu.Unlock()
+	return b.me
 }
 
 func (b *Bot) handle(ctx context.Context, req Request) error {
@@ -150,13 +206,18 @@ func (b *Bot) handle(ctx context.Context, req Request) error {
 	if done, err := b.replay(ctx, req, key); done || err != nil {
 		return err
 	}
+	// The user's chat is their private chat, never a group's: payment and
+	// refund notices are sent there.
 	user, _, err := db.EnsureUser(ctx, b.DB.Pool, db.TelegramUser{
-		TelegramID: req.From.ID, ChatID: req.ChatID, FirstName: req.From.FirstName, Username: req.From.Username,
+		TelegramID: req.From.ID, ChatID: req.PrivateChatID(), FirstName: req.From.FirstName, Username: req.From.Username,
 	}, b.cfg.WelcomeCredits)
 	if err != nil {
 		return err
 	}
-	prep, err := b.prepare(ctx, user, req)
+	var prep prepared
+	if req.Private() { // in a group nothing is fetched or bought: see inGroup
+		prep, err = b.prepare(ctx, user, req)
+	}
 	var p Plan
 	if err == nil {
 		err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
@@ -237,7 +298,7 @@ func (b *Bot) rejection(ctx context.Context, req Request, err error) Plan {
 		return p
 	}
 	b.Logger.WarnContext(ctx, "request refused", "error", err.Error())
-	p.Replies = []reply.Reply{reply.Text("That did not work (%s). Nothing was changed. /help lists what I can do.", plainReason(err))}
+	p.Replies = []reply.Reply{refusal(req, err, b.cfg.MaxFileBytes)}
 	return p
 }
 
@@ -288,6 +349,9 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 		return nil
 	}
 	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
+	if me := b.knownUsername(); req.BotName != "" && me != "" && !strings.EqualFold(req.BotName, me) {
+		return nil // another bot's command: not ours to apologise for
+	}
 	key := strconv.FormatInt(req.UpdateID, 10)
 	var ran bool
 	var sendErr error

@@ -97,6 +97,15 @@ type fixture struct {
 	jobs   *jobs
 	keys   *secretbox.Box
 	nextID atomic.Int64
+	cfg    bot.Config
+	deps   bot.Deps
+}
+
+// rebuild makes a new bot from the fixture's configuration with deps
+// changed by mod (a billing fake, the real path check).
+func (f *fixture) rebuild(mod func(*bot.Config, *bot.Deps)) {
+	mod(&f.cfg, &f.deps)
+	f.bot = bot.New(f.cfg, f.deps)
 }
 
 func validatePath(p string) error {
@@ -115,10 +124,12 @@ func setup(t *testing.T, mod ...func(*bot.Config)) *fixture {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	f.bot = bot.New(cfg, bot.Deps{DB: f.db, Telegram: telegram.New(f.tg.URL, f.tg.Token, f.tg.Client()), Files: f.files,
+	f.cfg = cfg
+	f.deps = bot.Deps{DB: f.db, Telegram: telegram.New(f.tg.URL, f.tg.Token, f.tg.Client()), Files: f.files,
 		Jobs: f.jobs, Keys: f.keys, ValidatePath: validatePath,
 		IsDirect: func(s string) bool { return strings.Contains(s, "<<<<<<< SEARCH") },
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f.bot = bot.New(f.cfg, f.deps)
 	f.nextID.Store(700000000)
 	return f
 }
@@ -204,7 +215,7 @@ func TestConversation(t *testing.T) {
 	}
 	expect(t, f.say(ann, "/balance"), "10 credits, plus 10 held for a refinement in progress.", "+20 welcome")
 	// Not all free any more: credits are held.
-	expect(t, f.say(ann, "/start"), "You have 10 credits.")
+	expect(t, f.say(ann, "/start"), "You have 10 credits and 1 project")
 	expect(t, f.say(ann, "/refine cmd/nope.go add logging"), "There is no cmd/nope.go in api. Files: cmd/main.go.")
 	expect(t, f.say(ann, "/frobnicate"), "I don't know /frobnicate")
 	expect(t, f.say(ann, "/help"), "/refine PATH INSTRUCTION", "/undo PATH")

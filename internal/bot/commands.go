@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,7 +25,7 @@ type command struct {
 var commands map[string]command
 
 // order is the order /help lists the commands in.
-var order = []string{"new", "projects", "use", "files", "open", "refine", "get", "diff", "undo", "redo", "restore", "history",
+var order = []string{"new", "projects", "use", "files", "open", "close", "refine", "get", "diff", "undo", "redo", "restore", "history",
 	"export", "balance", "buy", "setkey", "delkey", "help"}
 
 func init() {
@@ -59,20 +61,38 @@ func helpText() string {
 		c := commands[name]
 		sb.WriteString(reply.HTMLf("%s — %s\n", c.usage, c.help))
 	}
-	sb.WriteString("\nSend a text file to add it to the selected project (the caption can give its path).")
+	sb.WriteString("\nSend a text file to add it to the selected project (the caption can give its path). " +
+		"Paths with spaces work as they are or in quotes, e.g. /refine \"my notes.txt\" fix the typo.\n")
+	sb.WriteString("\n" + groupHelp)
 	return sb.String()
 }
+
+// groupHelp is /help's paragraph on groups.
+const groupHelp = "In a group I answer only /help and /start: everything else (projects, files, " +
+	"credits, keys, payments) works only in our private chat, so it stays private. " +
+	"Commands for other bots (/balance@OtherBot) I leave alone. I never run what a forwarded message says " +
+	"(a forwarded file is added under its own name)."
 
 const shortHelp = "Start with /new NAME, send a file, then /open PATH and tell me what to change. /help lists everything."
 
 func (b *Bot) dispatch(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
 	switch {
+	case !req.Private():
+		return b.inGroup(ctx, tx, u, req)
 	case req.CallbackID != "":
 		return b.callback(ctx, tx, u, req, prep)
 	case req.Edited:
 		return done(reply.Text("I only read new messages: send it again as a new message.")), nil
+	case req.Media != "":
+		return b.media(ctx, tx, u, req)
 	case req.Document != nil:
-		return b.upload(ctx, tx, u, req, prep)
+		pl, err := b.upload(ctx, tx, u, req, prep)
+		if err == nil && req.Forwarded && len(pl.Replies) > 0 {
+			pl.Replies[0].HTML += "\n" + forwardedUpload
+		}
+		return pl, err
+	case req.Forwarded:
+		return b.forwarded(req), nil
 	case req.Command == "":
 		return b.plainText(ctx, tx, u, req)
 	}
@@ -100,8 +120,31 @@ func (b *Bot) start(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pr
 	if len(es) == 1 && es[0].Kind == db.KindWelcome && u.Held == 0 && u.Balance == es[0].Amount {
 		credits = plural(int(u.Available()), "free credit")
 	}
-	return done(reply.Text("Hi %s. I keep small code projects and change files when you ask in plain words.\n"+
-		"You have %s. Start with /new &lt;name&gt;, then send me a file.", name, credits)), nil
+	hi := reply.HTMLf("Hi %s. I keep small code projects and change files when you ask in plain words.\n", name)
+	ps, err := db.ListProjects(ctx, tx, u.ID)
+	if err != nil {
+		return Plan{}, err
+	}
+	if len(ps) == 0 {
+		return done(reply.Reply{HTML: hi + reply.HTMLf("You have %s. Start with /new &lt;name&gt;, then send me a file.", credits)}), nil
+	}
+	// A returning user: where they left off, not how to begin.
+	var cur *db.Project
+	for i := range ps {
+		if u.CurrentProjectID != nil && ps[i].ID == *u.CurrentProjectID {
+			cur = &ps[i]
+		}
+	}
+	next := reply.HTMLf("You have %s and %s (/projects lists them).", credits, plural(len(ps), "project"))
+	switch {
+	case cur != nil && u.OpenPath != nil:
+		next += reply.HTMLf(" %s is selected and %s is open: tell me what to change.", cur.Name, *u.OpenPath)
+	case cur != nil:
+		next += reply.HTMLf(" %s is selected: /files lists its files, /open PATH opens one.", cur.Name)
+	default:
+		next += " /use NAME selects one."
+	}
+	return done(reply.Reply{HTML: hi + next}), nil
 }
 
 func (b *Bot) help(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
@@ -129,9 +172,9 @@ func needArgs(req Request) error {
 	return nil
 }
 
-// fileOf finds path in project, or refuses naming the files there are.
 // namedFile resolves the PATH argument of a command (/get, /open, /undo,
-// /history) to a file of the user's current project.
+// /history) to a file of the user's current project: the whole argument is
+// the path ("a b.py" needs no quotes), or a quoted one ("a b.py", 'a b.py').
 func namedFile(ctx context.Context, q db.Querier, u db.User, req Request) (db.Project, db.File, error) {
 	if err := needArgs(req); err != nil {
 		return db.Project{}, db.File{}, err
@@ -140,8 +183,69 @@ func namedFile(ctx context.Context, q db.Querier, u db.User, req Request) (db.Pr
 	if err != nil {
 		return db.Project{}, db.File{}, err
 	}
-	f, err := fileOf(ctx, q, p, req.Args)
+	path, rest, quoted, err := quotedPath(req.Args)
+	if err != nil {
+		return p, db.File{}, err
+	}
+	if !quoted {
+		path = req.Args
+	} else if rest != "" {
+		c := commands[req.Command]
+		return p, db.File{}, refuse("Only a path goes after /%s: %s — %s", req.Command, c.usage, c.help)
+	}
+	f, err := fileOf(ctx, q, p, path)
 	return p, f, err
+}
+
+// pathAndRest splits "PATH REST" (/refine PATH INSTRUCTION): a quoted path
+// is taken as written; otherwise the longest path of the project's files
+// that args starts with (followed by a space or the end) wins, so a name
+// with spaces needs no quotes; failing that, the first word is the path.
+func pathAndRest(ctx context.Context, q db.Querier, p db.Project, args string) (path, rest string, err error) {
+	path, rest, quoted, err := quotedPath(args)
+	if err != nil || quoted {
+		return path, rest, err
+	}
+	files, err := db.ListFiles(ctx, q, p.ID)
+	if err != nil {
+		return "", "", err
+	}
+	for _, f := range files {
+		after, ok := strings.CutPrefix(args, f.Path)
+		if !ok || len(f.Path) <= len(path) {
+			continue
+		}
+		if r, _ := utf8.DecodeRuneInString(after); after == "" || unicode.IsSpace(r) {
+			path, rest = f.Path, strings.TrimSpace(after)
+		}
+	}
+	if path == "" {
+		path, rest = SplitFirst(args)
+	}
+	return path, rest, nil
+}
+
+// quotedPath reads a path in double or single quotes at the start of args;
+// quoted=false when args does not start with a quote.
+func quotedPath(args string) (path, rest string, quoted bool, err error) {
+	args = strings.TrimSpace(args)
+	if args == "" || (args[0] != '"' && args[0] != '\'') {
+		return "", args, false, nil
+	}
+	q := args[0]
+	end := strings.IndexByte(args[1:], q)
+	if end < 0 {
+		return "", "", true, refuse("The path starts with a quote (%c) but has no closing one: "+
+			"write it as %cmy file.py%c, or without quotes.", rune(q), rune(q), rune(q))
+	}
+	path, rest = args[1:1+end], args[2+end:]
+	if r, _ := utf8.DecodeRuneInString(rest); rest != "" && !unicode.IsSpace(r) {
+		return "", "", true, refuse("Put a space after the closing quote of %s.", path)
+	}
+	if path == "" {
+		return "", "", true, refuse("The quotes hold no path: write it as \"my file.py\".")
+	}
+	return path, strings.TrimSpace(rest), true, nil
 }
 
 func fileOf(ctx context.Context, q db.Querier, p db.Project, path string) (db.File, error) {

@@ -205,7 +205,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	expect(t, w.say(ann, w.msg(ann, "/history cmd/main.go"), 1), "v2 · refine", fmt.Sprintf("/diff %d", jobID), "v1 · upload", "<b>v3 · undo (as v1)")
 	expect(t, w.say(ann, w.msg(ann, "/balance"), 1), "19 credits.", "−1 refine cmd/main.go", "+20 welcome")
-	expect(t, w.say(ann, w.msg(ann, "/start"), 1), "You have 19 credits.")
+	expect(t, w.say(ann, w.msg(ann, "/start"), 1), "You have 19 credits and 1 project")
 
 	// A model refinement needs more credits than a new user has.
 	expect(t, w.say(ann, w.msg(ann, "/refine cmd/main.go add logging"), 1), "needs up to 25 credits and you have 19 available")

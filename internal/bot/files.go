@@ -48,8 +48,8 @@ func (b *Bot) prepare(ctx context.Context, u db.User, req Request) (prepared, er
 			arg = req.Args
 		}
 		var pack int
-		if _, err := fmt.Sscan(arg, &pack); err != nil || pack < 0 {
-			return prepared{}, refuse("Pick a pack with the buttons of /buy.")
+		if err := b.readPack(req, arg, &pack); err != nil {
+			return prepared{}, err
 		}
 		r, err := b.Billing.Buy(ctx, u.ID, req.ChatID, req.UpdateID, pack)
 		if err != nil {

@@ -8,15 +8,23 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/reply"
 )
 
-// projectName mirrors the schema's CHECK, to answer in words before the
-// database refuses.
-var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// projectName is what a project may be called: letters and digits of any
+// script (café, 数据; combining accents after a letter), then also _ . -, up
+// to 64 characters. A name never becomes a storage key (the bucket is the
+// project's id), so Storage's ASCII rule does not apply. The schema's CHECK
+// (migration 00035) keeps a locale-independent subset of this rule.
+var projectName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{M}\p{N}_.-]{0,63}$`)
+
+// normName is a project name as stored: NFC, so "café" typed with a
+// combining accent finds the project typed with a precomposed é.
+func normName(s string) string { return norm.NFC.String(strings.TrimSpace(s)) }
 
 var uuidLike = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -24,9 +32,9 @@ func (b *Bot) newProject(ctx context.Context, tx pgx.Tx, u db.User, req Request,
 	if err := needArgs(req); err != nil {
 		return Plan{}, err
 	}
-	name := req.Args
+	name := normName(req.Args)
 	if !projectName.MatchString(name) {
-		return Plan{}, refuse("%s is not a project name: use letters, digits, _ . - (up to 64, starting with a letter or digit), e.g. /new api.", name)
+		return Plan{}, refuse("%s is not a project name: use letters (any alphabet), digits, _ . - (up to 64, starting with a letter or digit, no spaces), e.g. /new api.", name)
 	}
 	p, err := db.CreateProject(ctx, tx, u.ID, name)
 	if errors.Is(err, fault.ErrConflict) {
@@ -75,10 +83,10 @@ func (b *Bot) use(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prep
 	if uuidLike.MatchString(req.Args) {
 		p, err = db.ProjectByID(ctx, tx, u.ID, strings.ToLower(req.Args))
 	} else {
-		p, err = db.ProjectByName(ctx, tx, u.ID, req.Args)
+		p, err = db.ProjectByName(ctx, tx, u.ID, normName(req.Args))
 	}
 	if errors.Is(err, fault.ErrNotFound) {
-		return Plan{}, b.noSuchProject(ctx, tx, u, req.Args)
+		return Plan{}, b.noSuchProject(ctx, tx, u, normName(req.Args))
 	}
 	if err != nil {
 		return Plan{}, err

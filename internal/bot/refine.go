@@ -23,13 +23,16 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if err := needArgs(req); err != nil {
 		return Plan{}, err
 	}
-	p, instr := SplitFirst(req.Args)
-	if instr == "" {
-		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
-	}
 	proj, err := currentProject(ctx, tx, u)
 	if err != nil {
 		return Plan{}, err
+	}
+	p, instr, err := pathAndRest(ctx, tx, proj, req.Args)
+	if err != nil {
+		return Plan{}, err
+	}
+	if instr == "" {
+		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
 	}
 	return b.startJob(ctx, tx, u, req, proj, p, instr)
 }
@@ -202,41 +205,30 @@ func deref(p *int) int {
 }
 
 // callback handles an inline button: "undo:<job>", "diff:<job>",
-// "retry:<job>", "buy:<pack>".
+// "retry:<job>", "buy:<pack>", as ParseCallback read them (ParseRequest
+// leaves Callback empty for data it refused).
 func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, prep prepared) (Plan, error) {
-	verb, arg, _ := strings.Cut(req.CallbackData, ":")
 	var pl Plan
-	switch verb {
-	case "undo", "diff", "retry":
-		id, err := strconv.ParseInt(arg, 10, 64)
-		if err != nil {
-			return Plan{}, refuse("That button is no longer valid.")
-		}
-		if verb == "retry" {
-			if pl, err = b.retryJob(ctx, tx, u, req, id); err != nil {
-				return Plan{}, err
-			}
-		} else if verb == "diff" {
-			r, err := b.jobDiff(ctx, tx, u, id)
-			if err != nil {
-				return Plan{}, err
-			}
+	var err error
+	switch c := req.Callback; c.Kind {
+	case CallbackRetry:
+		pl, err = b.retryJob(ctx, tx, u, req, c.N)
+	case CallbackDiff:
+		var r reply.Reply
+		if r, err = b.jobDiff(ctx, tx, u, c.N); err == nil {
 			pl = done(r)
-		} else if pl, err = b.undoJob(ctx, tx, u, id); err != nil {
-			return Plan{}, err
 		}
-	case "restore", "redo":
-		var err error
-		if pl, err = b.versionButton(ctx, tx, u, verb, arg); err != nil {
-			return Plan{}, err
-		}
-	case "buy":
-		var err error
-		if pl, err = b.buy(ctx, tx, u, req, prep); err != nil {
-			return Plan{}, err
-		}
+	case CallbackUndo:
+		pl, err = b.undoJob(ctx, tx, u, c.N)
+	case CallbackRestore, CallbackRedo:
+		pl, err = b.versionButton(ctx, tx, u, c.Kind, c.N)
+	case CallbackBuy:
+		pl, err = b.buy(ctx, tx, u, req, prep)
 	default:
 		return Plan{}, refuse("That button is no longer valid.")
+	}
+	if err != nil {
+		return Plan{}, err
 	}
 	pl.Callback = req.CallbackID
 	return pl, nil

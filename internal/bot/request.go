@@ -21,10 +21,41 @@ type Request struct {
 	Args     string
 	Document *telegram.Document
 	Caption  string
-	// Callback is a button tap's query id and data.
+	// Callback is a button tap's query id and data. CallbackData holds
+	// only well-formed data (ParseCallback accepted it, and it is in its
+	// canonical form): anything else is "" and Callback.Kind empty.
 	CallbackID   string
 	CallbackData string
+	Callback     Callback
 	Edited       bool
+
+	// ChatType is the chat's type ("private", "group", "supergroup",
+	// "channel"; "" counts as private: a callback without its message).
+	ChatType string
+	// BotName is the @name a command was addressed to ("" when none): a
+	// command for another bot is not ours.
+	BotName string
+	// Forwarded: the message was forwarded, so its text and caption are
+	// someone else's. Command is then empty and Args the text.
+	Forwarded bool
+	// Media names a non-document file the message carries ("a photo").
+	Media string
+}
+
+// Private reports whether the request comes from the user's private chat
+// with the bot, the only place account matters are answered.
+func (r Request) Private() bool {
+	return r.ChatType == "" || r.ChatType == telegram.ChatPrivate
+}
+
+// PrivateChatID is the user's private chat with the bot: the chat itself
+// when the request comes from it, else the user's id (Telegram makes a
+// private chat's id the user's id). A group's id never is.
+func (r Request) PrivateChatID() int64 {
+	if r.Private() {
+		return r.ChatID
+	}
+	return r.From.ID
 }
 
 // ParseRequest extracts the request from an update. ok=false when the
@@ -38,10 +69,13 @@ func ParseRequest(u telegram.Update) (Request, bool) {
 		if cq.From.ID == 0 || cq.From.IsBot {
 			return Request{}, false
 		}
-		r.From, r.CallbackID, r.CallbackData = cq.From, cq.ID, cq.Data
+		r.From, r.CallbackID = cq.From, cq.ID
+		if c, err := ParseCallback(cq.Data); err == nil {
+			r.Callback, r.CallbackData = c, cq.Data
+		}
 		r.ChatID = u.ChatID()
 		if cq.Message != nil {
-			r.MessageID = cq.Message.MessageID
+			r.MessageID, r.ChatType = cq.Message.MessageID, cq.Message.Chat.Type
 		}
 		return r, r.ChatID != 0
 	case u.Message != nil, u.EditedMessage != nil:
@@ -52,12 +86,23 @@ func ParseRequest(u telegram.Update) (Request, bool) {
 		if m.From == nil || m.From.ID == 0 || m.From.IsBot || m.Chat.ID == 0 {
 			return Request{}, false
 		}
-		r.From, r.ChatID, r.MessageID = *m.From, m.Chat.ID, m.MessageID
+		r.From, r.ChatID, r.MessageID, r.ChatType = *m.From, m.Chat.ID, m.MessageID, m.Chat.Type
+		r.Forwarded = m.Forwarded()
+		if r.Media = m.Media(); r.Media != "" {
+			return r, true // an animation has a document field too: still no text file
+		}
 		if m.Document != nil {
-			r.Document, r.Caption = m.Document, strings.TrimSpace(m.Caption)
+			r.Document = m.Document
+			if !r.Forwarded { // a forwarded caption is the original sender's, not a path
+				r.Caption = strings.TrimSpace(m.Caption)
+			}
 			return r, true
 		}
-		r.Command, r.Args = ParseCommand(m.Text)
+		if r.Forwarded { // never a command from this user
+			r.Args = strings.TrimSpace(m.Text)
+			return r, true
+		}
+		r.Command, r.BotName, r.Args = ParseCommandTo(m.Text)
 		return r, true
 	}
 	return Request{}, false
@@ -67,9 +112,16 @@ func ParseRequest(u telegram.Update) (Request, bool) {
 // a command comes back as ("", text). The arguments keep their inner line
 // breaks (an instruction may carry SEARCH/REPLACE blocks).
 func ParseCommand(text string) (cmd, args string) {
+	cmd, _, args = ParseCommandTo(text)
+	return cmd, args
+}
+
+// ParseCommandTo is ParseCommand that also returns the bot the command is
+// addressed to: "/balance@OtherBot" gives ("balance", "OtherBot", "").
+func ParseCommandTo(text string) (cmd, bot, args string) {
 	text = strings.TrimSpace(text)
 	if !strings.HasPrefix(text, "/") {
-		return "", text
+		return "", "", text
 	}
 	end := strings.IndexFunc(text, unicode.IsSpace)
 	if end < 0 {
@@ -77,13 +129,16 @@ func ParseCommand(text string) (cmd, args string) {
 	}
 	cmd, args = text[1:end], strings.TrimSpace(text[end:])
 	if at := strings.IndexByte(cmd, '@'); at >= 0 {
-		cmd = cmd[:at]
+		cmd, bot = cmd[:at], cmd[at+1:]
+		if bot == "" || !isWord(bot) {
+			return "", "", text
+		}
 	}
 	cmd = strings.ToLower(cmd)
 	if cmd == "" || !isWord(cmd) {
-		return "", text
+		return "", "", text
 	}
-	return cmd, args
+	return cmd, bot, args
 }
 
 func isWord(s string) bool {

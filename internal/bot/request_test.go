@@ -1,6 +1,8 @@
 package bot_test
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -26,6 +28,18 @@ func TestParseCommand(t *testing.T) {
 			t.Errorf("ParseCommand(%q) = %q, %q; want %q, %q", tt.in, cmd, args, tt.cmd, tt.args)
 		}
 	}
+	for _, tt := range []struct{ in, cmd, bot, args string }{
+		{"/balance@OtherBot", "balance", "OtherBot", ""},
+		{"/get@devbot_test_bot a b.py", "get", "devbot_test_bot", "a b.py"},
+		{"/help", "help", "", ""},
+		{"/help@", "", "", "/help@"},
+		{"/help@bad-name x", "", "", "/help@bad-name x"},
+	} {
+		cmd, name, args := bot.ParseCommandTo(tt.in)
+		if cmd != tt.cmd || name != tt.bot || args != tt.args {
+			t.Errorf("ParseCommandTo(%q) = %q, %q, %q; want %q, %q, %q", tt.in, cmd, name, args, tt.cmd, tt.bot, tt.args)
+		}
+	}
 }
 
 func FuzzParseUpdate(f *testing.F) {
@@ -43,6 +57,12 @@ func FuzzParseUpdate(f *testing.F) {
 		}
 		if r.ChatID == 0 || r.From.ID == 0 {
 			t.Fatalf("request without chat or sender: %+v", r)
+		}
+		if r.Forwarded && r.Command != "" {
+			t.Fatalf("forwarded text read as command %q", r.Command)
+		}
+		if r.CallbackData != "" && r.Callback.String() != r.CallbackData {
+			t.Fatalf("callback data %q kept as %+v", r.CallbackData, r.Callback)
 		}
 		if r.Command != "" && (strings.ContainsAny(r.Command, " /@\n") || strings.ToLower(r.Command) != r.Command) {
 			t.Fatalf("bad command %q", r.Command)
@@ -68,4 +88,31 @@ func BenchmarkParseRequest(b *testing.B) {
 			b.Fatal("no request")
 		}
 	}
+}
+
+// callbackOracle is the callback grammar written independently of
+// ParseCallback: the fuzz target checks both agree on every input.
+var callbackOracle = regexp.MustCompile(`^(?:(?:undo|diff|retry|restore|redo):[1-9][0-9]{0,18}|buy:(?:0|[1-9][0-9]?))$`)
+
+func FuzzParseCallback(f *testing.F) {
+	for _, s := range []string{"undo:42", "diff:1", "retry:7", "buy:0", "buy:1e3", "buy:01", "undo:+5", "undo:-1",
+		"diff:9223372036854775808", "buy:100", "undo:٣", "undo:42\x00", ":", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		c, err := bot.ParseCallback(data)
+		want := callbackOracle.MatchString(data)
+		if want {
+			_, num, _ := strings.Cut(data, ":")
+			if _, perr := strconv.ParseInt(num, 10, 64); perr != nil {
+				want = false // beyond int64
+			}
+		}
+		if (err == nil) != want {
+			t.Fatalf("ParseCallback(%q) = %+v, %v; the grammar says ok=%v", data, c, err, want)
+		}
+		if err == nil && c.String() != data {
+			t.Fatalf("ParseCallback(%q) = %+v, which reads back as %q", data, c, c.String())
+		}
+	})
 }

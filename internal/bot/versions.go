@@ -129,11 +129,7 @@ func (b *Bot) restoreCmd(ctx context.Context, tx pgx.Tx, u db.User, req Request,
 // versionButton handles "restore:<version id>" (a /history button) and
 // "redo:<version id>" (the Redo button of an undo, valid while the file is
 // still at that undo). Another user's id is an invalid button.
-func (b *Bot) versionButton(ctx context.Context, tx pgx.Tx, u db.User, verb, arg string) (Plan, error) {
-	id, err := strconv.ParseInt(arg, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != arg {
-		return Plan{}, refuse("That button is no longer valid.")
-	}
+func (b *Bot) versionButton(ctx context.Context, tx pgx.Tx, u db.User, verb string, id int64) (Plan, error) {
 	v, err := db.UserFileVersion(ctx, tx, u.ID, id)
 	if errors.Is(err, fault.ErrNotFound) {
 		return Plan{}, refuse("That button is no longer valid.")
@@ -152,7 +148,7 @@ func (b *Bot) versionButton(ctx context.Context, tx pgx.Tx, u db.User, verb, arg
 	if err != nil {
 		return Plan{}, err
 	}
-	if verb == "redo" {
+	if verb == CallbackRedo {
 		if f.Version != v.Version {
 			return Plan{}, refuse("%s changed since that undo (it is at version %d now), so there is nothing to redo. "+
 				"/history %s lists its versions; /restore %s N brings one back.", f.Path, f.Version, f.Path, f.Path)

@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,14 +151,6 @@ func callbackData(t *testing.T, markup, text string) string {
 	return rest[:strings.IndexByte(rest, '"')]
 }
 
-func (f *fixture) tap(user int64, data string) map[string]any {
-	id := f.nextID.Add(1)
-	return map[string]any{"update_id": id, "callback_query": map[string]any{
-		"id": fmt.Sprint("cb", id), "data": data,
-		"from":    map[string]any{"id": user, "is_bot": false, "first_name": "Ann"},
-		"message": map[string]any{"message_id": 1, "date": 1764000000, "chat": map[string]any{"id": user, "type": "private"}}}}
-}
-
 // TestGoldenVersions renders the replies of a file's history, undo, redo
 // and restore, and compares them with testdata/versions.golden (go test
 // -run Golden -update rewrites it).
@@ -188,10 +179,10 @@ func TestGoldenVersions(t *testing.T) {
 		}
 		sb.WriteString("\n")
 	}
-	golden(t, "versions.golden", sb.String())
+	compareGolden(t, "versions.golden", sb.String())
 }
 
-func golden(t *testing.T, name, got string) {
+func compareGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {

@@ -3,7 +3,10 @@ package storage
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/devbot-hq/devbot/internal/fault"
 )
@@ -70,6 +73,12 @@ func validateKey(p, what string) error {
 		return pathError(p, "the %s may not start with '/'", what)
 	}
 	for _, r := range p {
+		if !allowedRune(r) && r > 0x7f && r != utf8.RuneError && !(r >= 0x80 && r < 0xa0) {
+			// Not a typo but a letter of another alphabet: say plainly that
+			// only ASCII works, why, and what would.
+			return pathError(p, "the %s may not contain '%c': file names may use only ASCII (%s), because Supabase Storage, "+
+				"where files are kept, refuses other characters. %s would do", what, r, AllowedPathCharacters, SuggestPath(p))
+		}
 		if !allowedRune(r) {
 			return pathError(p, "the %s may not contain %s", what, describeRune(r))
 		}
@@ -114,11 +123,28 @@ func describeRune(r rune) string {
 		return fmt.Sprintf("a control character (U+%04X)", r)
 	case r == utf8.RuneError:
 		return "an invalid character (U+FFFD)"
-	case r > 0x7f:
-		return fmt.Sprintf("'%c' (only ASCII letters, digits and %s are allowed)", r, "_ - . / ! * ' ( ) & $ = @ ; : + , ? and spaces")
 	default:
 		return fmt.Sprintf("'%c'", r)
 	}
+}
+
+// SuggestPath is p made acceptable to Storage while keeping what it can:
+// accents are dropped (é → e, by NFD decomposition), and every other
+// refused character becomes '_'. It does not fix structural faults ("..",
+// "//", a leading '/'): ValidatePath names those.
+func SuggestPath(p string) string {
+	var sb strings.Builder
+	for _, r := range norm.NFD.String(p) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			// a combining accent: drop it, keep its letter
+		case allowedRune(r):
+			sb.WriteRune(r)
+		default:
+			sb.WriteByte('_')
+		}
+	}
+	return sb.String()
 }
 
 // validateBucket checks a bucket name against Supabase's rule; "." and ".."

@@ -45,7 +45,8 @@ func TestValidatePath(t *testing.T) {
 		{"tab\there", "the path may not contain a tab"},
 		{"line\nbreak", "the path may not contain a line break"},
 		{"nul\x00", "the path may not contain a control character (U+0000)"},
-		{"café.txt", "the path may not contain 'é' (only ASCII letters, digits and _ - . / ! * ' ( ) & $ = @ ; : + , ? and spaces are allowed)"},
+		{"café.txt", "the path may not contain 'é': file names may use only ASCII (letters A-Z and a-z, digits, spaces and _ - . / ! * ' ( ) & $ = @ ; : + , ?), because Supabase Storage, where files are kept, refuses other characters. cafe.txt would do"},
+		{"数据/a.go", "the path may not contain '数': file names may use only ASCII (letters A-Z and a-z, digits, spaces and _ - . / ! * ' ( ) & $ = @ ; : + , ?), because Supabase Storage, where files are kept, refuses other characters. __/a.go would do"},
 		{"bad\xffutf8", "the path is not valid UTF-8"},
 		{" lead.txt", "the path may not start or end with a space"},
 		{"trail.txt ", "the path may not start or end with a space"},
@@ -121,6 +122,24 @@ func BenchmarkValidatePath(b *testing.B) {
 	for b.Loop() {
 		for _, p := range paths {
 			_ = storage.ValidatePath(p)
+		}
+	}
+}
+
+// SuggestPath turns a refused path into one Storage accepts, keeping what
+// it can: accents are dropped, other refused characters become '_'.
+func TestSuggestPath(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"résumé.md": "resume.md", "café/Über.txt": "cafe/Uber.txt", "数据.go": "__.go", "a#b.go": "a_b.go",
+		"ok.go": "ok.go", "naïve\tname": "naive_name", "e\u0301.txt": "e.txt",
+	} {
+		got := storage.SuggestPath(in)
+		if got != want {
+			t.Errorf("SuggestPath(%q) = %q, want %q", in, got, want)
+		}
+		if storage.ValidatePath(got) != nil {
+			t.Errorf("SuggestPath(%q) = %q is refused: %v", in, got, storage.ValidatePath(got))
 		}
 	}
 }

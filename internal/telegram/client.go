@@ -297,6 +297,14 @@ func writeDocument(mw *multipart.Writer, d SendDocument, content func(io.Writer)
 	return nil
 }
 
+// GetMe returns the bot's own user (its Username is how commands in
+// groups address it: /cmd@username).
+func (c *Client) GetMe(ctx context.Context) (User, error) {
+	var out User
+	err := c.callJSON(ctx, "getMe", map[string]string{}, &out)
+	return out, err
+}
+
 // GetFile asks where a file can be downloaded.
 func (c *Client) GetFile(ctx context.Context, fileID string) (File, error) {
 	var out File

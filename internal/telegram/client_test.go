@@ -184,3 +184,37 @@ func TestTokenRedactedFromDescriptions(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestGetMe(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	me, err := c.GetMe(context.Background())
+	if err != nil || me.Username != telegramtest.Username || !me.IsBot {
+		t.Fatalf("GetMe = %+v, %v", me, err)
+	}
+	srv.Fail("getMe", 502, "Bad Gateway", 0)
+	if _, err := c.GetMe(context.Background()); !fault.IsRetryable(err) {
+		t.Errorf("a 502 from getMe: %v, want retryable", err)
+	}
+}
+
+// Update shapes from groups and forwards decode into what the bot reads.
+func TestParseUpdateGroupsForwardsMedia(t *testing.T) {
+	t.Parallel()
+	u, err := telegram.ParseUpdate([]byte(`{"update_id":1,"message":{"message_id":9,"date":1764000000,
+		"from":{"id":7,"is_bot":false,"first_name":"Ann"},"chat":{"id":-1001987654321,"title":"Team","type":"supergroup"},
+		"forward_origin":{"type":"channel","chat":{"id":-1001,"type":"channel","title":"News"},"message_id":5,"date":1},
+		"animation":{"file_id":"g","file_unique_id":"u","width":1,"height":1,"duration":1},
+		"document":{"file_id":"g","file_unique_id":"u","file_name":"a.gif.mp4"},"text":"/undo a"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := u.Message
+	if m.Chat.Type != telegram.ChatSupergroup || m.Chat.Title != "Team" || !m.Forwarded() || m.Media() != "an animation" {
+		t.Errorf("message = %+v (forwarded %v, media %q)", m, m.Forwarded(), m.Media())
+	}
+	var plain telegram.Message
+	if plain.Forwarded() || plain.Media() != "" {
+		t.Errorf("an empty message reads as forwarded or media")
+	}
+}

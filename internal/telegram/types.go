@@ -46,6 +46,72 @@ type Message struct {
 	Entities  []MessageEntity `json:"entities,omitempty"`
 	Caption   string          `json:"caption,omitempty"`
 	Document  *Document       `json:"document,omitempty"`
+
+	// A forwarded message carries its origin (Bot API 7+) and, from older
+	// servers, the forward_* fields; its text is the original author's.
+	ForwardOrigin     *MessageOrigin `json:"forward_origin,omitempty"`
+	ForwardFrom       *User          `json:"forward_from,omitempty"`
+	ForwardFromChat   *Chat          `json:"forward_from_chat,omitempty"`
+	ForwardSenderName string         `json:"forward_sender_name,omitempty"`
+	ForwardDate       int64          `json:"forward_date,omitempty"`
+	// IsAutomaticForward: a channel post copied into its discussion group.
+	IsAutomaticForward bool `json:"is_automatic_forward,omitempty"`
+	// ReplyToMessage, Quote and ExternalReply carry someone else's text:
+	// never read as the user's request.
+	ReplyToMessage *Message        `json:"reply_to_message,omitempty"`
+	Quote          *TextQuote      `json:"quote,omitempty"`
+	ExternalReply  json.RawMessage `json:"external_reply,omitempty"`
+
+	// Media the bot cannot read; only their presence matters.
+	Photo     json.RawMessage `json:"photo,omitempty"`
+	Sticker   json.RawMessage `json:"sticker,omitempty"`
+	Voice     json.RawMessage `json:"voice,omitempty"`
+	Audio     json.RawMessage `json:"audio,omitempty"`
+	Video     json.RawMessage `json:"video,omitempty"`
+	VideoNote json.RawMessage `json:"video_note,omitempty"`
+	Animation json.RawMessage `json:"animation,omitempty"`
+}
+
+// Forwarded reports whether the message was forwarded from elsewhere.
+func (m *Message) Forwarded() bool {
+	return m.ForwardOrigin != nil || m.ForwardFrom != nil || m.ForwardFromChat != nil ||
+		m.ForwardSenderName != "" || m.ForwardDate != 0 || m.IsAutomaticForward
+}
+
+// Media names the kind of non-document file the message carries ("a
+// photo"), or "" when it has none. An animation also carries a document
+// field; it is still a GIF, not a text file.
+func (m *Message) Media() string {
+	present := func(r json.RawMessage) bool { return len(r) > 0 && string(r) != "null" }
+	switch {
+	case present(m.Animation):
+		return "an animation"
+	case present(m.Photo):
+		return "a photo"
+	case present(m.Sticker):
+		return "a sticker"
+	case present(m.Voice):
+		return "a voice message"
+	case present(m.Audio):
+		return "an audio file"
+	case present(m.VideoNote):
+		return "a video message"
+	case present(m.Video):
+		return "a video"
+	}
+	return ""
+}
+
+// MessageOrigin is where a forwarded message came from: type "user",
+// "hidden_user", "chat" or "channel".
+type MessageOrigin struct {
+	Type string `json:"type"`
+	Date int64  `json:"date"`
+}
+
+// TextQuote is the part of a replied-to message that a reply quotes.
+type TextQuote struct {
+	Text string `json:"text"`
 }
 
 // User is a Telegram user or bot.
@@ -58,13 +124,23 @@ type User struct {
 	LanguageCode string `json:"language_code,omitempty"`
 }
 
-// Chat is a conversation.
+// Chat is a conversation. Type is "private", "group", "supergroup" or
+// "channel".
 type Chat struct {
 	ID        int64  `json:"id"`
 	Type      string `json:"type"`
+	Title     string `json:"title,omitempty"`
 	FirstName string `json:"first_name,omitempty"`
 	Username  string `json:"username,omitempty"`
 }
+
+// Chat types.
+const (
+	ChatPrivate    = "private"
+	ChatGroup      = "group"
+	ChatSupergroup = "supergroup"
+	ChatChannel    = "channel"
+)
 
 // MessageEntity marks a span of a message's text; offsets are UTF-16 units.
 type MessageEntity struct {

@@ -20,6 +20,9 @@ import (
 // Token is the bot token the fake accepts unless told otherwise.
 const Token = "123456:TEST-token_abcdefghijklmnopqrstuv"
 
+// Username is the bot's username that getMe answers (without the @).
+const Username = "devbot_test_bot"
+
 // Call is one recorded API call.
 type Call struct {
 	Method string
@@ -229,6 +232,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		delete(s.msgs[chat], msg)
 		s.mu.Unlock()
 		writeJSON(w, 200, map[string]any{"ok": true, "result": true})
+	case "getMe":
+		writeJSON(w, 200, map[string]any{"ok": true, "result": map[string]any{
+			"id": 123456, "is_bot": true, "first_name": "devbot", "username": Username,
+			"can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false}})
 	case "getFile":
 		s.mu.Lock()
 		content, ok := s.files[call.Params["file_id"]]
