@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -72,5 +73,45 @@ func TestReplyNotSentTwiceWhenTheConnectionDropsAfterSending(t *testing.T) {
 	}
 	if got.State != db.JobSucceeded || got.ReplySentAt == nil || u.Balance != 19 {
 		t.Errorf("job %s, replied %v, balance %d; want succeeded, replied, 19", got.State, got.ReplySentAt != nil, u.Balance)
+	}
+}
+
+// What remains of the window, shown: a delivery killed after Telegram took
+// the reply and before the record committed (its claim stays, reply_sent_at
+// does not) leaves the outcome unknown; once the claim runs out the
+// redelivery sends the reply again. Telegram's sendMessage has no
+// idempotency key, so this one duplicate cannot be ruled out.
+func TestReplyKilledBetweenSendAndRecordIsSentAgainAfterTheClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		return refine.EditOutcome{Content: []byte("package b\n"), Diff: "d", Edits: 1}, nil
+	})
+	b.runner.Config.ReplyClaim = time.Second
+	j, m := b.job(t, db.ModeLLM, 10)
+	if _, err := db.ClaimJob(context.Background(), b.db.Pool, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.InTx(context.Background(), func(tx pgx.Tx) error {
+		_, err := db.FailJob(context.Background(), tx, j.ID, db.JobFailure{State: db.JobFailed, Kind: "model", Message: "no"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The killed delivery: claimed, sent (not seen here), never recorded.
+	if _, ok, err := db.ClaimJobReply(context.Background(), b.db.Pool, j.ID, time.Second); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	start := time.Now()
+	if err := b.runner.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("the redelivery sent after %s, inside the dead sender's claim", waited)
+	}
+	if n := len(b.tg.Sent(chat)); n != 1 {
+		t.Errorf("%d replies from the redelivery, want 1 (the possible duplicate)", n)
+	}
+	if got, _ := b.state(t, j.ID); got.ReplySentAt == nil {
+		t.Error("the reply is not recorded")
 	}
 }
