@@ -137,7 +137,7 @@ func newCrashRig(t *testing.T, lease time.Duration) *crashRig {
 type instance struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *lockedWriter
 	exited chan error
 }
 
@@ -151,8 +151,8 @@ func (r *crashRig) start(name string) *instance {
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append([]string{}, r.env...), childEnv+"=serve", fmt.Sprintf("PORT=%d", port))
-	in := &instance{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: in.stderr}
+	in := &instance{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &lockedWriter{}, exited: make(chan error, 1)}
+	cmd.Stderr = in.stderr
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
@@ -176,9 +176,16 @@ func (r *crashRig) start(name string) *instance {
 	}
 }
 
+// lockedWriter is a child's stderr, read while the child writes it.
 type lockedWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	w  bytes.Buffer
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
