@@ -147,3 +147,40 @@ func TestShutdownReleasesTheLease(t *testing.T) {
 			got.State, got.Attempts, got.ChargedCredits, u.Balance, len(b.tg.Sent(chat)))
 	}
 }
+
+// Giving up a delivery does not fail a job that is not failing: one that
+// another delivery runs under a live lease, or one whose last delivery a
+// shutdown interrupted (the sweeper resumes it).
+func TestGiveUpLeavesAJobThatIsNotFailing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		return refine.EditOutcome{Content: []byte("package b\n"), Diff: "d", Edits: 1}, nil
+	})
+	b.runner.Config.Lease = time.Minute
+	j, m := b.job(t, db.ModeLLM, 10)
+	if _, err := db.ClaimJob(context.Background(), b.db.Pool, j.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.runner.GiveUp(context.Background(), m, errors.New("dead-lettered")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.state(t, j.ID); got.State != db.JobRunning {
+		t.Errorf("job run under a live lease was %s by a give-up", got.State)
+	}
+	if err := db.ReleaseJobLease(context.Background(), b.db.Pool, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.runner.GiveUp(context.Background(), m, fault.AsRetryable(refine.ErrInterrupted)); err != nil {
+		t.Fatal(err)
+	}
+	if got, u := b.state(t, j.ID); got.State != db.JobRunning || u.Held != 10 || len(b.tg.Sent(chat)) != 0 {
+		t.Errorf("interrupted job: %s, held %d, %d messages; want left running for the sweeper", got.State, u.Held, len(b.tg.Sent(chat)))
+	}
+	// A real give-up (the lease free, deliveries spent) still fails it.
+	if err := b.runner.GiveUp(context.Background(), m, errors.New("dead-lettered")); err != nil {
+		t.Fatal(err)
+	}
+	if got, u := b.state(t, j.ID); got.State != db.JobFailed || u.Held != 0 || len(b.tg.Sent(chat)) != 1 {
+		t.Errorf("given-up job: %s, held %d, %d messages; want failed, 0, 1", got.State, u.Held, len(b.tg.Sent(chat)))
+	}
+}
