@@ -20,6 +20,8 @@ type Deps struct {
 	db      *db.DB
 	pubsub  pubsubDeps // deps_pubsub.go
 	closers []func()
+	// shutdown holds the OnShutdown hooks (shutdown.go).
+	shutdown []func(ctx context.Context)
 }
 
 // NewDeps returns dependencies for cfg.

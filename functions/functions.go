@@ -1,4 +1,4 @@
-// Package functions is devbot's composition root: the five Cloud Run
+// Package functions is devbot's composition root: the six Cloud Run
 // functions, what each needs from the configuration, and the dependencies
 // they share, built once per instance.
 //
@@ -37,6 +37,7 @@ const (
 	TopicTelegramUpdatesVar = "TOPIC_TELEGRAM_UPDATES"
 	TopicStripeEventsVar    = "TOPIC_STRIPE_EVENTS"
 	TopicRefineJobsVar      = "TOPIC_REFINE_JOBS"
+	TopicSweepVar           = "TOPIC_SWEEP"
 )
 
 // OrderedTopics are the topic variables whose publishers set ordering keys
@@ -59,6 +60,8 @@ func TopicName(cfg *config.Config, variable string) string {
 		return cfg.TopicStripeEvents
 	case TopicRefineJobsVar:
 		return cfg.TopicRefineJobs
+	case TopicSweepVar:
+		return cfg.TopicSweep
 	}
 	return ""
 }
@@ -70,6 +73,7 @@ const (
 	TelegramUpdatesName = "TelegramUpdates"
 	RefineJobsName      = "RefineJobs"
 	StripeEventsName    = "StripeEvents"
+	SweeperName         = "Sweeper"
 )
 
 // Targets lists every function, in a stable order.
@@ -85,6 +89,8 @@ func Targets() []Target {
 			Consumes: TopicRefineJobsVar},
 		{Name: StripeEventsName, Needs: []config.Group{config.Database, config.TelegramAPI}, Build: buildStripeEvents,
 			Consumes: TopicStripeEventsVar},
+		{Name: SweeperName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI}, Build: buildSweeper,
+			Consumes: TopicSweepVar, Publishes: []string{TopicRefineJobsVar}},
 	}
 }
 

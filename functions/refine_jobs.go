@@ -32,10 +32,12 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 	c := d.Config
 	ed := d.Editor()
 	r := &refine.Runner{
-		Config: refine.Config{BaseRefineCredits: c.BaseRefineCredits, CreditsPerUSD: c.CreditsPerUSD, MaxFileBytes: c.MaxFileBytes,
-			Lease: c.HandlerTimeout + 30*time.Second, ModelHost: hostOf(c.LLMBaseURL)},
-		DB: pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
+		Config: RefineLeaseConfig(c.RefineLease, c.HandlerTimeout),
+		DB:     pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
 	}
+	r.Config.BaseRefineCredits, r.Config.CreditsPerUSD, r.Config.MaxFileBytes = c.BaseRefineCredits, c.CreditsPerUSD, c.MaxFileBytes
+	r.Config.ModelHost = hostOf(c.LLMBaseURL)
+	d.OnShutdown(r.Shutdown)
 	return d.consumer(ctx, RefineJobsName, r.Handle, r.GiveUp)
 }
 
@@ -46,6 +48,40 @@ func hostOf(raw string) string {
 		return ""
 	}
 	return u.Hostname()
+}
+
+// RefineLeaseConfig sizes a refinement's lease against the delivery's
+// deadline. With the production numbers (infra/terraform: RefineJobs
+// timeout 540 s, so HANDLER_TIMEOUT 486 s and an ack deadline of 570 s;
+// REFINE_LEASE 30 s; retry backoff 10-600 s; 5 attempts):
+//
+//   - the heartbeat renews the lease every 10 s (a third: two renewals may
+//     fail before it runs out);
+//   - an instance killed mid-call leaves a lease of at most 30 s. Its
+//     request fails (Cloud Run answers 5xx, or Pub/Sub gives up after the
+//     570 s ack deadline); the redelivery comes after the backoff (>= 10 s)
+//     and, finding the lease live, waits for it (ClaimWait = lease + one
+//     heartbeat = 40 s) and resumes the job itself. So one remaining
+//     attempt suffices, whatever the backoff: the old lease (516 s) outlived
+//     the ~150 s that four backoffs give and every redelivery got a 503;
+//   - the resumed work has HANDLER_TIMEOUT - ClaimWait = 446 s left, more
+//     than the editor's bounded model calls need;
+//   - a SIGTERM releases the lease at once (Shutdown), so the redelivery
+//     claims without waiting; Cloud Run's 10 s grace is spent only on the
+//     release (one UPDATE) and on answering 503.
+//
+// deploycheck holds Terraform to the relation: ClaimWait must leave most
+// of HANDLER_TIMEOUT, and the ack deadline must cover the request timeout.
+func RefineLeaseConfig(lease, handlerTimeout time.Duration) refine.Config {
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	heartbeat := lease / 3
+	wait := lease + heartbeat
+	if handlerTimeout > 0 && wait > handlerTimeout/2 {
+		wait = handlerTimeout / 2 // never spend most of a delivery waiting
+	}
+	return refine.Config{Lease: lease, Heartbeat: heartbeat, ClaimWait: wait, ReplyClaim: 90 * time.Second}
 }
 
 // EditorAdapter adapts editor.Editor to the runner's Editor.

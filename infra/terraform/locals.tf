@@ -24,6 +24,7 @@ locals {
     "telegram-updates" = { ordered = true }
     "stripe-events"    = { ordered = false }
     "refine-jobs"      = { ordered = true }
+    "sweep"            = { ordered = false } # sweeper.tf: Cloud Scheduler's ticks
   }
 
   # Settings every function reads.
@@ -92,13 +93,31 @@ locals {
       public     = false
       consumes   = "refine-jobs"
       publishes  = []
-      env        = local.data_env
+      # The lease is sized with the timeout and the retry policy
+      # (functions.RefineLeaseConfig has the arithmetic; deploycheck checks it).
+      env = merge(local.data_env, { REFINE_LEASE = "${var.refine_lease_seconds}s" })
       secrets = {
         DATABASE_URL           = "devbot-database-url"
         SUPABASE_KEY           = "devbot-supabase-key"
         TELEGRAM_BOT_TOKEN     = "devbot-telegram-bot-token"
         LLM_API_KEY            = "devbot-llm-api-key"
         API_KEY_ENCRYPTION_KEY = "devbot-api-key-encryption-key"
+      }
+    }
+    Sweeper = {
+      service    = "devbot-sweeper"
+      account_id = "devbot-sweeper"
+      public     = false
+      consumes   = "sweep"
+      publishes  = ["refine-jobs"]
+      env = merge(local.data_env, {
+        TOPIC_REFINE_JOBS = "refine-jobs"
+        REFINE_LEASE      = "${var.refine_lease_seconds}s"
+      })
+      secrets = {
+        DATABASE_URL       = "devbot-database-url"
+        SUPABASE_KEY       = "devbot-supabase-key"
+        TELEGRAM_BOT_TOKEN = "devbot-telegram-bot-token"
       }
     }
     StripeEvents = {

@@ -114,11 +114,12 @@ variable "limits" {
     TelegramUpdates = { cpu = "1", memory = "512Mi", concurrency = 20, timeout_seconds = 120, min_instances = 0, max_instances = 10 }
     RefineJobs      = { cpu = "1", memory = "512Mi", concurrency = 8, timeout_seconds = 540, min_instances = 0, max_instances = 20 }
     StripeEvents    = { cpu = "1", memory = "256Mi", concurrency = 20, timeout_seconds = 60, min_instances = 0, max_instances = 5 }
+    Sweeper         = { cpu = "1", memory = "256Mi", concurrency = 1, timeout_seconds = 300, min_instances = 0, max_instances = 1 }
   }
 
   validation {
-    condition     = alltrue([for name in ["TelegramWebhook", "StripeWebhook", "TelegramUpdates", "RefineJobs", "StripeEvents"] : contains(keys(var.limits), name)])
-    error_message = "limits must have an entry for each of TelegramWebhook, StripeWebhook, TelegramUpdates, RefineJobs and StripeEvents."
+    condition     = alltrue([for name in ["TelegramWebhook", "StripeWebhook", "TelegramUpdates", "RefineJobs", "StripeEvents", "Sweeper"] : contains(keys(var.limits), name)])
+    error_message = "limits must have an entry for each of TelegramWebhook, StripeWebhook, TelegramUpdates, RefineJobs, StripeEvents and Sweeper."
   }
   validation {
     condition     = alltrue([for name, l in var.limits : l.timeout_seconds >= 10 && l.timeout_seconds <= 570])
@@ -171,4 +172,21 @@ variable "set_telegram_webhook" {
   description = "Whether the Cloud Build trigger's last step calls Telegram's setWebhook (with the secret token) after each deploy."
   type        = bool
   default     = true
+}
+
+variable "refine_lease_seconds" {
+  description = "REFINE_LEASE of RefineJobs and the Sweeper: how long a refinement's claim lasts unrenewed (renewed every third of it). A crashed job is resumed by the next delivery, which waits up to 4/3 of it; keep it short (10-120 s) and well under RefineJobs' handler timeout."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.refine_lease_seconds >= 10 && var.refine_lease_seconds <= 120
+    error_message = "refine_lease_seconds must be between 10 and 120."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "Cloud Scheduler cron schedule of the sweeper's tick (stuck jobs, expired leases, dead-lettered payments)."
+  type        = string
+  default     = "*/5 * * * *"
 }

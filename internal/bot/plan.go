@@ -179,6 +179,7 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 				}
 				return err
 			}
+			_ = db.MarkJobPublished(ctx, q, j.ID) // for the sweeper; without it the job is only published again
 		}
 		p.Job = 0 // published (or finished): RefineJobs has it
 	}

@@ -71,8 +71,10 @@ type Config struct {
 	TopicTelegramUpdates string
 	TopicStripeEvents    string
 	TopicRefineJobs      string
+	TopicSweep           string
 	MaxDeliveryAttempts  int
 	HandlerTimeout       time.Duration
+	RefineLease          time.Duration
 	// Optional OIDC verification of push requests.
 	PushAuthAudience       string
 	PushAuthServiceAccount string
@@ -235,6 +237,8 @@ var Vars = []Var{
 		set: topic(func(c *Config) *string { return &c.TopicStripeEvents })},
 	{Name: "TOPIC_REFINE_JOBS", Default: "refine-jobs", Help: "topic refinement jobs are published to",
 		set: topic(func(c *Config) *string { return &c.TopicRefineJobs })},
+	{Name: "TOPIC_SWEEP", Default: "sweep", Help: "topic Cloud Scheduler publishes the sweeper's ticks to",
+		set: topic(func(c *Config) *string { return &c.TopicSweep })},
 	{Name: "MAX_DELIVERY_ATTEMPTS", Default: "5", Help: "delivery attempt at which a consumer gives up (match the subscription's dead-letter policy, 5-100)",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
@@ -246,6 +250,8 @@ var Vars = []Var{
 		}},
 	{Name: "HANDLER_TIMEOUT", Default: "540s", Help: "deadline of one consumer invocation; keep it below the subscription's ack deadline",
 		set: duration(func(c *Config) *time.Duration { return &c.HandlerTimeout })},
+	{Name: "REFINE_LEASE", Default: "30s", Help: "how long a refinement's claim lasts unrenewed (renewed every third of it while the work runs); a crashed job is free again within it",
+		set: duration(func(c *Config) *time.Duration { return &c.RefineLease })},
 	{Name: "PUSH_AUTH_AUDIENCE", Help: "when set, push requests must carry a Google OIDC token for this audience (the service URL)",
 		set: str(func(c *Config) *string { return &c.PushAuthAudience })},
 	{Name: "PUSH_AUTH_SERVICE_ACCOUNT", Help: "the push service account's email the OIDC token must name (with PUSH_AUTH_AUDIENCE)",

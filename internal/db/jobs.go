@@ -78,12 +78,17 @@ const jobColumns = `id, user_id, project_id::text, path, instruction, mode, stat
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
-	err := row.Scan(&j.ID, &j.UserID, &j.ProjectID, &j.Path, &j.Instruction, &j.Mode, &j.State, &j.Attempts,
+	err := row.Scan(jobDest(&j)...)
+	return j, translate(err)
+}
+
+// jobDest is where jobColumns scan to.
+func jobDest(j *Job) []any {
+	return []any{&j.ID, &j.UserID, &j.ProjectID, &j.Path, &j.Instruction, &j.Mode, &j.State, &j.Attempts,
 		&j.ChatID, &j.SourceUpdateID, &j.BaseVersion, &j.ResultVersion, &j.BeforeSHA256, &j.AfterSHA256, &j.Diff,
 		&j.Model, &j.PromptTokens, &j.CompletionTokens, &j.CostUSD, &j.HoldCredits, &j.ChargedCredits,
 		&j.EditAttempts, &j.DurationMS, &j.Error, &j.ErrorKind, &j.ReplySentAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt,
-		&j.EditBlocks)
-	return j, translate(err)
+		&j.EditBlocks}
 }
 
 // NewJob is a refinement to queue.
@@ -169,7 +174,7 @@ var ErrJobBusy = errors.New("the job is being run by another delivery")
 // twice for one job. lease 0 takes no lease (any running job is reclaimed).
 func ClaimJob(ctx context.Context, q Querier, id int64, lease time.Duration) (Job, error) {
 	j, err := scanJob(q.QueryRow(ctx, `UPDATE refine_jobs SET state = 'running', attempts = attempts + 1,
-		started_at = coalesce(started_at, now()), claimed_at = now()
+		started_at = coalesce(started_at, now()), claimed_at = now(), published_at = coalesce(published_at, now())
 		WHERE id = $1 AND (state = 'queued' OR (state = 'running'
 			AND (claimed_at IS NULL OR claimed_at <= now() - $2::interval)))
 		RETURNING `+jobColumns, id, lease))

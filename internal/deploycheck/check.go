@@ -35,6 +35,7 @@ func Check(inf *Infra, code Code) Problems {
 		}
 	}
 	c.migrateJob()
+	c.leases() // lease.go
 	return c.problems
 }
 

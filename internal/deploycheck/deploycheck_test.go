@@ -91,10 +91,10 @@ func TestTerraformMatchesCode(t *testing.T) {
 				t.Error(p)
 			}
 			// The check saw what it should have seen.
-			if len(inf.Services) != 5 || len(inf.Jobs) != 1 || len(inf.Topics) != 6 {
-				t.Errorf("found %d services, %d jobs, %d topics; want 5, 1, 6", len(inf.Services), len(inf.Jobs), len(inf.Topics))
+			if len(inf.Services) != 6 || len(inf.Jobs) != 1 || len(inf.Topics) != 8 {
+				t.Errorf("found %d services, %d jobs, %d topics; want 6, 1, 8", len(inf.Services), len(inf.Jobs), len(inf.Topics))
 			}
-			wantDeliveries := map[string][2]int{"push": {9, 0}, "eventarc": {6, 3}}[delivery]
+			wantDeliveries := map[string][2]int{"push": {12, 0}, "eventarc": {8, 4}}[delivery]
 			if len(inf.Subscriptions) != wantDeliveries[0] || len(inf.Triggers) != wantDeliveries[1] {
 				t.Errorf("found %d subscriptions and %d triggers, want %v", len(inf.Subscriptions), len(inf.Triggers), wantDeliveries)
 			}
@@ -253,6 +253,10 @@ func TestCheckFailsWhenTerraformChanges(t *testing.T) {
 			`devbot-refine-jobs-trigger's subscription: OIDC audience "", but devbot-refine-jobs checks PUSH_AUTH_AUDIENCE`},
 		{"eventarc token of another account", "eventarc", []replace{{file: "eventarc.tf", old: "push_auth_service_account = google_service_account.invoker.email", new: `push_auth_service_account = "x@y.iam.gserviceaccount.com"`}},
 			`devbot-stripe-events-trigger's subscription: OIDC token of "x@y.iam.gserviceaccount.com"`},
+		{"lease too long for the handler timeout", "push", []replace{{file: "variables.tf", old: "concurrency = 8, timeout_seconds = 540", new: "concurrency = 8, timeout_seconds = 60"}},
+			"more than half of HANDLER_TIMEOUT"},
+		{"sweeper and consumer disagree on the lease", "push", []replace{{file: "locals.tf", old: `REFINE_LEASE      = "${var.refine_lease_seconds}s"`, new: `REFINE_LEASE      = "45s"`}},
+			"the sweeper would judge leases by another length"},
 		{"migrate job gone", "push", []replace{{file: "run.tf", old: `args  = ["migrate"]`, new: `args  = ["serve"]`}},
 			"no Cloud Run job runs devbot migrate"},
 		{"migrate job without database", "push", []replace{{file: "run.tf", old: `name = "DATABASE_URL"`, new: `name = "DATABASE_URI"`}},

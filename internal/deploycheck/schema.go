@@ -1,6 +1,7 @@
 package deploycheck
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -109,6 +110,14 @@ var documented = map[string][]string{
 		"github.push.invert_regex", "github.pull_request", "github.pull_request.branch",
 		"github.pull_request.comment_control", "github.pull_request.invert_regex"},
 
+	// Checked against website/docs/r/cloud_scheduler_job.html.markdown
+	// (google provider 6.x and 7.x: no change to these fields).
+	"google_cloud_scheduler_job": {"project", "region", "name", "description", "schedule", "time_zone", "paused",
+		"attempt_deadline",
+		"retry_config", "retry_config.retry_count", "retry_config.max_retry_duration",
+		"retry_config.min_backoff_duration", "retry_config.max_backoff_duration", "retry_config.max_doublings",
+		"pubsub_target", "pubsub_target.topic_name", "pubsub_target.data", "pubsub_target.attributes"},
+
 	"terraform_data": {"input", "triggers_replace"},
 }
 
@@ -203,6 +212,15 @@ func checkValues(i *Instance) Problems {
 	case "google_cloud_run_v2_job":
 		// The format only: the task timeout's limit has changed over time.
 		secs(i.Block("template", "template"), "template.template.timeout", "timeout", 1, 1e12)
+	case "google_cloud_scheduler_job":
+		// retry_count: 0 to 5; pubsub_target.data is base64 (the API
+		// refuses anything else).
+		rng(i.Block("retry_config"), "retry_config.retry_count", "retry_count", 0, 5)
+		if v, ok := textOf(i.Block("pubsub_target"), "data"); ok {
+			if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+				bad("pubsub_target.data is not base64: %v", err)
+			}
+		}
 	case "google_pubsub_subscription":
 		rng(i.Node, "ack_deadline_seconds", "ack_deadline_seconds", 10, 600)
 		// 10 minutes to 31 days.

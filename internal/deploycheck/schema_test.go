@@ -39,7 +39,7 @@ func TestTerraformUsesDocumentedSchema(t *testing.T) {
 			for _, i := range ins {
 				types[i.Type] = true
 			}
-			want := map[string]int{"push": 17, "eventarc": 19}[delivery]
+			want := map[string]int{"push": 18, "eventarc": 20}[delivery]
 			if len(types) != want {
 				t.Errorf("saw %d resource types, want %d", len(types), want)
 			}

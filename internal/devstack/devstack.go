@@ -149,6 +149,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.startPubSub(ctx, opts, deps); err != nil {
 		return nil, err
 	}
+	if err := s.startSweeps(ctx, opts, deps); err != nil { // sweep.go
+		return nil, err
+	}
 
 	handler, err := functions.Handler(ctx, functions.Targets(), deps)
 	if err != nil {

@@ -10,4 +10,9 @@
 //	  │          │ ▲  └──▶ failed | rejected   (credits released)
 //	  │          └─┘ (redelivery after a crash)
 //	  └──▶ failed (gave up before it ran)
+//
+// A running job is owned through a short lease renewed by a heartbeat and
+// fenced by the attempt number (lease.go); the reply is claimed, sent and
+// then recorded (Runner.Reply), so a dropped connection after the send does
+// not send it twice. internal/sweep finds what redelivery cannot finish.
 package refine

@@ -222,7 +222,7 @@ const maxReportHTML = 3200
 func (r *Runner) failReport(ctx context.Context, j db.Job, cause error, state, kind, msg string, out EditOutcome, d time.Duration) error {
 	be := editblock.AsError(cause)
 	if j.Mode != db.ModeDirect || be == nil || kind != "invalid" {
-		return r.fail(ctx, j.ID, state, kind, msg, out, d)
+		return r.fail(ctx, j.ID, j.Attempts, state, kind, msg, out, d)
 	}
 	html := reply.HTMLf("Your edit does not apply to %s, so nothing was changed or charged.\n\n", j.Path) +
 		be.HTML(editblock.ByUser, maxReportHTML) + "\n\nFix the blocks and send them again."
@@ -232,6 +232,11 @@ func (r *Runner) failReport(ctx context.Context, j db.Job, cause error, state, k
 		html = telegram.Escape(msg)
 	}
 	return r.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if j.Attempts > 0 {
+			if err := db.HoldJobLease(ctx, tx, j.ID, j.Attempts); err != nil {
+				return err
+			}
+		}
 		failed, err := db.FailJob(ctx, tx, j.ID, db.JobFailure{State: state, Kind: kind, Message: msg, Model: out.Model,
 			PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD,
 			EditAttempts: out.Attempts, Duration: d})

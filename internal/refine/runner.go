@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -85,11 +86,22 @@ type Config struct {
 	// TypingEvery is how often the chat's "typing…" status is renewed while
 	// a job runs (0: every 4 s; Telegram shows it for up to 5 s).
 	TypingEvery time.Duration
-	// Lease is how long a delivery owns a job it claimed: longer than one
-	// delivery can run (the consumer's deadline), so a duplicate delivery
-	// never runs the model a second time while the first still works; a
-	// dead instance's job is picked up again once the lease runs out.
+	// Lease is how long a claim lasts without renewal: short (30 s in
+	// production), renewed every Heartbeat while the work runs, so a
+	// duplicate delivery never runs the model a second time while the
+	// first still works, and a dead instance's job is free again within a
+	// lease. 0 takes no lease (tests).
 	Lease time.Duration
+	// Heartbeat is how often the lease is renewed; 0: Lease/3.
+	Heartbeat time.Duration
+	// ClaimWait is how long a delivery that finds the lease live waits for
+	// it (released, run out, or the job finished) before answering busy:
+	// Lease plus a heartbeat, so a redelivery after a crash resumes the job
+	// itself. 0: answer busy at once.
+	ClaimWait time.Duration
+	// ReplyClaim is how long a delivery's claim to send a reply keeps
+	// others from sending it (longer than a send takes); 0: 90 s.
+	ReplyClaim time.Duration
 }
 
 // Runner is the RefineJobs consumer.
@@ -101,6 +113,10 @@ type Runner struct {
 	Telegram reply.Sender
 	Keys     *secretbox.Box
 	Logger   *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[int64]work // lease.go
+	shutdown bool
 }
 
 // Charge is what a finished job costs: the base price plus the model's cost
@@ -120,7 +136,7 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 		return err
 	}
 	ctx = logging.With(ctx, slog.Int64("job_id", id))
-	j, err := db.ClaimJob(ctx, r.DB.Pool, id, r.Config.Lease)
+	j, err := r.claim(ctx, id)
 	if errors.Is(err, db.ErrJobFinal) {
 		// A redelivery: the outcome is recorded; make sure it was told.
 		return r.Reply(ctx, id)
@@ -129,13 +145,18 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 		return err
 	}
 	stopTyping := r.showTyping(ctx, j.ChatID)
-	err = r.run(ctx, j)
+	err = r.runLeased(ctx, j)
 	stopTyping()
 	if err != nil {
 		if !fault.IsPermanent(err) {
-			r.noteRetry(ctx, j, err)
-			// Handed back: the redelivery claims the job again, at once.
-			if lerr := db.ReleaseJobLease(context.WithoutCancel(ctx), r.DB.Pool, id); lerr != nil {
+			if !errors.Is(err, ErrInterrupted) && !errors.Is(err, db.ErrLeaseLost) {
+				// A shutdown or a lost lease is not a service failing:
+				// the Working message keeps saying what it said.
+				r.noteRetry(ctx, j, err)
+			}
+			// Handed back: the redelivery claims the job again, at once
+			// (unless the lease is another delivery's by now).
+			if lerr := db.ReleaseJobLeaseOf(context.WithoutCancel(ctx), r.DB.Pool, id, j.Attempts); lerr != nil {
 				r.Logger.WarnContext(ctx, "job lease not released; the retry waits for it to run out", "error", lerr.Error())
 			}
 			return err
@@ -143,7 +164,7 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 		// The transport acknowledges a permanent error, so nothing would
 		// ever finish this job: fail it (releasing its credits) and say so.
 		r.Logger.ErrorContext(ctx, "refinement failed permanently", "error", err.Error())
-		if ferr := r.fail(ctx, id, db.JobFailed, "error", fmt.Sprintf("I could not refine %s (%s). Nothing was changed or charged; "+
+		if ferr := r.fail(ctx, id, j.Attempts, db.JobFailed, "error", fmt.Sprintf("I could not refine %s (%s). Nothing was changed or charged; "+
 			"please try again later.", j.Path, plainReason(err)), EditOutcome{}, 0); ferr != nil {
 			return ferr
 		}
@@ -176,11 +197,22 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 	if err != nil {
 		return nil
 	}
+	if errors.Is(cause, ErrInterrupted) || errors.Is(cause, db.ErrJobBusy) || errors.Is(cause, db.ErrLeaseLost) {
+		// Not the job's failure: another delivery holds it, or this one
+		// was stopped by a shutdown with the lease released. The holder
+		// finishes it; a released one is resumed by the sweeper.
+		r.Logger.WarnContext(ctx, "last delivery attempt interrupted; the job is left to its holder or the sweeper", "job_id", id)
+		return nil
+	}
+	if left, running, err := db.JobLeaseRemaining(ctx, r.DB.Pool, id, r.Config.Lease); err == nil && running && left > 0 {
+		r.Logger.WarnContext(ctx, "delivery given up while another delivery runs the job; left to it", "job_id", id)
+		return nil
+	}
 	msg, err := r.giveUpText(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := r.fail(ctx, id, db.JobFailed, "gave_up", msg, EditOutcome{}, 0); err != nil {
+	if err := r.fail(ctx, id, 0, db.JobFailed, "gave_up", msg, EditOutcome{}, 0); err != nil {
 		return err
 	}
 	return r.Reply(ctx, id)
@@ -190,7 +222,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	start := time.Now()
 	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
 	if errors.Is(err, fault.ErrNotFound) {
-		return r.fail(ctx, j.ID, db.JobRejected, "gone", fmt.Sprintf("%s no longer exists. Nothing was charged.", j.Path), EditOutcome{}, 0)
+		return r.fail(ctx, j.ID, j.Attempts, db.JobRejected, "gone", fmt.Sprintf("%s no longer exists. Nothing was charged.", j.Path), EditOutcome{}, 0)
 	}
 	if err != nil {
 		return err
@@ -212,7 +244,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		if u.LLMKeyEncrypted != nil && r.Keys != nil {
 			k, err := r.Keys.Open(u.ID, u.LLMKeyEncrypted)
 			if err != nil {
-				return r.fail(ctx, j.ID, db.JobFailed, "key", "Your stored LLM key cannot be read any more: /setkey it again, or /delkey. Nothing was charged.", EditOutcome{}, time.Since(start))
+				return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "key", "Your stored LLM key cannot be read any more: /setkey it again, or /delkey. Nothing was charged.", EditOutcome{}, time.Since(start))
 			}
 			apiKey = string(k)
 			ctx = logging.WithSecret(ctx, apiKey) // no line logged from here on shows it
@@ -220,6 +252,9 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	}
 	out, err := r.Editor.Edit(ctx, EditRequest{Path: j.Path, Content: content, Instruction: j.Instruction, APIKey: apiKey, Mode: j.Mode})
 	if err != nil {
+		if ierr := interruption(ctx); ierr != nil {
+			return fault.AsRetryable(fmt.Errorf("refine: the edit was stopped: %w", ierr)) // not the model's failure
+		}
 		if fault.IsRetryable(err) {
 			return inService(ServiceModel, err) // handed back: the redelivery claims the job again
 		}
@@ -233,7 +268,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		return r.failReport(ctx, j, err, state, kind, msg, out, time.Since(start))
 	}
 	if r.Config.MaxFileBytes > 0 && int64(len(out.Content)) > r.Config.MaxFileBytes {
-		return r.fail(ctx, j.ID, db.JobFailed, "too_large", fmt.Sprintf("The edited %s would be %s, over the %s limit. Nothing was charged.",
+		return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "too_large", fmt.Sprintf("The edited %s would be %s, over the %s limit. Nothing was charged.",
 			j.Path, reply.Size(int64(len(out.Content))), reply.Size(r.Config.MaxFileBytes)), out, time.Since(start))
 	}
 	blobKey, sum, err := r.Files.PutBlob(ctx, j.ProjectID, out.Content, f.ContentType)
@@ -245,6 +280,10 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 	err = r.DB.InTx(ctx, func(tx pgx.Tx) error {
 		conflict = false
 		jobID := j.ID
+		// The fence: only the delivery that holds the lease records.
+		if err := db.HoldJobLease(ctx, tx, j.ID, j.Attempts); err != nil {
+			return err
+		}
 		next, err := db.CommitVersion(ctx, tx, db.NewVersion{ProjectID: j.ProjectID, Path: j.Path, SHA256: sum,
 			Size: int64(len(out.Content)), BlobKey: blobKey, ContentType: f.ContentType, Source: db.SourceRefine,
 			JobID: &jobID, BaseVersion: f.Version})
@@ -268,7 +307,7 @@ func (r *Runner) run(ctx context.Context, j db.Job) error {
 		if cur, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path); err == nil {
 			now = fmt.Sprintf("version %d", cur.Version)
 		}
-		return r.fail(ctx, j.ID, db.JobFailed, KindConflict, fmt.Sprintf(
+		return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
 			"%s changed meanwhile (%s was saved while I worked on version %d), so I did not save my edit. Nothing was charged. "+
 				"Tap Retry to run the same instruction on the new version.", j.Path, now, f.Version), out, time.Since(start))
 	}
@@ -345,8 +384,15 @@ func explain(j db.Job, err error, ownKey bool, attempts int) (state, kind, msg s
 		"Send the instruction again to retry.\n\n%s", j.Path, report)
 }
 
-func (r *Runner) fail(ctx context.Context, id int64, state, kind, msg string, out EditOutcome, d time.Duration) error {
+// fail records a failure. attempt > 0 fences it: it is recorded only while
+// that attempt holds the job's lease.
+func (r *Runner) fail(ctx context.Context, id int64, attempt int, state, kind, msg string, out EditOutcome, d time.Duration) error {
 	return r.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if attempt > 0 {
+			if err := db.HoldJobLease(ctx, tx, id, attempt); err != nil {
+				return err
+			}
+		}
 		_, err := db.FailJob(ctx, tx, id, db.JobFailure{State: state, Kind: kind, Message: msg, Model: out.Model,
 			PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD,
 			EditAttempts: out.Attempts, Duration: d})
@@ -354,35 +400,75 @@ func (r *Runner) fail(ctx context.Context, id int64, state, kind, msg string, ou
 	})
 }
 
-// Reply tells the user a finished job's outcome, once. It holds the job
-// row's lock while it sends, so that a concurrent delivery of the same job
-// waits and then finds the reply recorded. A retryable send failure leaves
-// it unrecorded for the redelivery.
+// Reply tells the user a finished job's outcome, once (as far as Telegram
+// allows). The send is bracketed by two short commits instead of running
+// inside one transaction: the claim (reply_claimed_at) before it, so a
+// concurrent delivery waits instead of sending too, and the record
+// (reply_sent_at) after it, retried on fresh connections. A connection
+// that drops after the send no longer rolls the record back. What is left
+// is the time between Telegram accepting the message and the record
+// committing: a process killed there, or a database away for longer than
+// replyRecordFor, makes the redelivery send the reply again once the claim
+// runs out (sendMessage has no idempotency key).
 func (r *Runner) Reply(ctx context.Context, id int64) error {
-	var ran bool
-	var sendErr error
-	err := r.DB.InTx(ctx, func(tx pgx.Tx) error {
-		j, err := db.LockJob(ctx, tx, id)
-		if err != nil {
+	j, ok, err := r.claimReply(ctx, id)
+	if err != nil || !ok {
+		return err
+	}
+	if err := r.send(ctx, r.DB.Pool, j); err != nil {
+		if rerr := db.ReleaseJobReply(context.WithoutCancel(ctx), r.DB.Pool, id); rerr != nil {
+			r.Logger.WarnContext(ctx, "reply claim not released; the redelivery waits for it to run out", "error", rerr.Error())
+		}
+		return err
+	}
+	return r.recordReply(ctx, id)
+}
+
+// replyRecordFor bounds the retries of recording a sent reply.
+const replyRecordFor = 15 * time.Second
+
+// claimReply claims the job's reply, waiting while another delivery sends
+// it (up to the claim's lifetime).
+func (r *Runner) claimReply(ctx context.Context, id int64) (db.Job, bool, error) {
+	ttl := r.Config.ReplyClaim
+	if ttl <= 0 {
+		ttl = 90 * time.Second
+	}
+	deadline := time.Now().Add(ttl + time.Second)
+	for {
+		j, ok, err := db.ClaimJobReply(ctx, r.DB.Pool, id, ttl)
+		if !errors.Is(err, db.ErrReplyBusy) || time.Now().After(deadline) {
+			return j, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return j, ok, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// recordReply records a sent reply, retrying on fresh connections (and a
+// context of its own: the delivery's may be nearly used up).
+func (r *Runner) recordReply(ctx context.Context, id int64) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyRecordFor)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		_, err := db.MarkJobReplied(rctx, r.DB.Pool, id)
+		if err == nil {
+			return nil
+		}
+		if !fault.IsRetryable(err) || rctx.Err() != nil {
+			r.Logger.ErrorContext(ctx, "reply sent but not recorded; a redelivery will send it again", "error", err.Error())
 			return err
 		}
-		if !j.Final() || j.ReplySentAt != nil {
-			return nil
+		select {
+		case <-rctx.Done():
+		case <-time.After(backoff):
 		}
-		if !ran { // InTx may rerun fn: send once
-			ran = true
-			sendErr = r.send(ctx, tx, j)
-		}
-		if sendErr != nil {
-			return nil
-		}
-		_, err = db.MarkJobReplied(ctx, tx, id)
-		return err
-	})
-	if sendErr != nil {
-		return sendErr
+		backoff = min(2*backoff, 2*time.Second)
 	}
-	return err
 }
 
 // publishCurrent refreshes the plain copy of the file (not the source of

@@ -106,7 +106,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveUntilDone(ctx, newServer(h, time.Minute), ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- serveUntilDone(ctx, newServer(h, time.Minute), ln, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	}()
 	body := make(chan string, 1)
 	go func() {

@@ -57,8 +57,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	srv := newServer(handler, cfg.HandlerTimeout)
 	logger.Info("serving", "port", cfg.Port, "functions", functions.Names(), "target", target)
-	return serveUntilDone(ctx, srv, ln, logger)
+	return serveUntilDone(ctx, srv, ln, logger, deps.Shutdown)
 }
+
+// handBackGrace bounds the shutdown hooks (a consumer releasing the leases
+// of its work in flight: one UPDATE each), inside shutdownGrace.
+const handBackGrace = 3 * time.Second
 
 // newServer sets timeouts that net/http leaves unbounded: a slow client
 // cannot hold a connection, while a consumer may run up to its deadline.
@@ -77,9 +81,11 @@ type infoLogger interface {
 	Info(msg string, args ...any)
 }
 
-// serveUntilDone serves until ctx ends (SIGTERM), then lets in-flight
-// requests finish within shutdownGrace.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger infoLogger) error {
+// serveUntilDone serves until ctx ends (SIGTERM), runs handBack (the
+// consumers stop their long work and release its leases, so the requests
+// answer 503 at once and the redeliveries resume elsewhere without waiting),
+// then lets in-flight requests finish within shutdownGrace.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger infoLogger, handBack func(context.Context)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -90,6 +96,11 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 	logger.Info("shutting down", "grace", shutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if handBack != nil {
+		hctx, done := context.WithTimeout(sctx, handBackGrace)
+		handBack(hctx)
+		done()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", shutdownGrace, err)

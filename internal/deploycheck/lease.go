@@ -1,0 +1,46 @@
+package deploycheck
+
+import (
+	"time"
+)
+
+// leases: REFINE_LEASE is sized with the handler timeout, and every service
+// that reads it (RefineJobs, which takes the lease; the Sweeper, which
+// judges it expired) agrees on it. A delivery that finds a dead instance's
+// lease waits for it, up to lease + lease/3 (functions.RefineLeaseConfig);
+// that wait must leave the resumed work at least half of HANDLER_TIMEOUT,
+// or a crashed job's redelivery runs out of time and its attempts are
+// spent (push ignores Retry-After).
+func (c *checker) leases() {
+	var first string
+	var lease time.Duration
+	for _, name := range sortedKeys(c.inf.Services) {
+		s := c.inf.Services[name]
+		e, ok := s.Env["REFINE_LEASE"]
+		if !ok || !e.Known {
+			continue
+		}
+		d, err := time.ParseDuration(e.Value)
+		if err != nil || d <= 0 {
+			c.addf("service %s: REFINE_LEASE=%q is not a positive duration", s.Name, e.Value)
+			continue
+		}
+		if first == "" {
+			first, lease = s.Name, d
+		} else if d != lease {
+			c.addf("service %s: REFINE_LEASE=%s, but %s uses %s: the sweeper would judge leases by another length", s.Name, d, first, lease)
+		}
+		h, ok := s.Env["HANDLER_TIMEOUT"]
+		if !ok || !h.Known {
+			continue
+		}
+		ht, err := time.ParseDuration(h.Value)
+		if err != nil {
+			continue // reported by deliverySettings
+		}
+		if wait := d + d/3; wait > ht/2 {
+			c.addf("service %s: REFINE_LEASE=%s makes a redelivery wait up to %s for a dead instance's lease, more than half of HANDLER_TIMEOUT=%s",
+				s.Name, d, wait, ht)
+		}
+	}
+}
