@@ -39,6 +39,12 @@ type BouncerOptions struct {
 	// PoolSize is the number of server connections per database and user;
 	// default 2, small on purpose so that clients share backends.
 	PoolSize int
+	// ReservePool extra connections are opened for a client that waited
+	// half a second for one (0: none). With PoolSize 1 every client shares
+	// one backend, which shows any reliance on session state at once, and
+	// one reserve connection lets code that holds a transaction while it
+	// queries on a second connection go on.
+	ReservePool int
 }
 
 // StartBouncer starts pgbouncer in transaction mode in front of a server
@@ -84,6 +90,9 @@ func StartBouncer(ctx context.Context, opts BouncerOptions) (*Bouncer, error) {
 	users := filepath.Join(dir, "userlist.txt")
 	ini := filepath.Join(dir, "pgbouncer.ini")
 	conf := BouncerConfig(host, port, b.Port, opts.PoolSize, users, filepath.Join(dir, "pgbouncer.log"))
+	if opts.ReservePool > 0 {
+		conf += fmt.Sprintf("reserve_pool_size = %d\nreserve_pool_timeout = 0.5\n", opts.ReservePool)
+	}
 	for path, body := range map[string]string{users: `"postgres" ""` + "\n", ini: conf} {
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 			os.RemoveAll(dir)

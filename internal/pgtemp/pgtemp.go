@@ -194,12 +194,14 @@ func isPostgres(pid int) bool {
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		// No /proc (not Linux): trust the signal.
 		return true
 	}
-	return strings.HasPrefix(strings.TrimSpace(string(comm)), "postgres")
+	// "pid (comm) state ...": a zombie has exited already.
+	comm, rest, _ := strings.Cut(string(stat), ") ")
+	return strings.Contains(comm, "(postgres") && !strings.HasPrefix(rest, "Z")
 }
 
 func tail(b []byte, n int) []byte {

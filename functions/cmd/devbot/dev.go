@@ -109,7 +109,10 @@ func selfCommand(executable func() (string, error), lookPath func(string) (strin
 		return goRun
 	}
 	if p, err := lookPath("devbot"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil && real == exe {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		if p == exe {
 			return "devbot"
 		}
 	}
