@@ -141,7 +141,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.say("%s", n)
 	}
 
-	s.say("database: applying migrations")
+	// The exec mode is shown because behind a transaction pooler only exec
+	// or simple_protocol work, and a path that dropped DATABASE_EXEC_MODE
+	// fails there only now and then.
+	s.say("database: applying migrations (queries with DATABASE_EXEC_MODE=%s)", cfg.DatabaseExecMode)
 	if _, err := db.Migrate(ctx, cfg.DatabaseURL, opts.Logger); err != nil {
 		return nil, err
 	}

@@ -450,7 +450,10 @@ func TestDemoThroughTransactionPooler(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Stop() })
 	direct.Host = "127.0.0.1:" + strconv.Itoa(b.Port)
-	playDemo(t, map[string]string{"DATABASE_URL": direct.String(), "DATABASE_EXEC_MODE": "exec"})
+	out := playDemo(t, map[string]string{"DATABASE_URL": direct.String(), "DATABASE_EXEC_MODE": "exec"})
+	if !strings.Contains(out, "DATABASE_EXEC_MODE=exec") {
+		t.Errorf("the demo's stack does not query in the configured exec mode:\n%s", out)
+	}
 }
 
 // demo --fresh uses the storage the operator configured, as devbot dev does.
