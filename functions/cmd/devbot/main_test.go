@@ -80,11 +80,11 @@ func TestHelpListsCommands(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	t.Parallel()
 	url := dbtest.EmptyDatabase(t)
-	code, stdout, stderr := runWith(t, map[string]string{"DATABASE_URL": url, "DATABASE_EXEC_MODE": dbtest.ExecMode()}, "migrate")
+	code, stdout, stderr := runWith(t, map[string]string{"DATABASE_URL": url}, "migrate")
 	if code != 0 || !strings.Contains(stdout, "applied") {
 		t.Fatalf("first migrate: code %d\n%s%s", code, stdout, stderr)
 	}
-	code, stdout, _ = runWith(t, map[string]string{"DATABASE_URL": url, "DATABASE_EXEC_MODE": dbtest.ExecMode()}, "migrate")
+	code, stdout, _ = runWith(t, map[string]string{"DATABASE_URL": url}, "migrate")
 	if code != 0 || !strings.Contains(stdout, "up to date") {
 		t.Fatalf("second migrate: code %d\n%s", code, stdout)
 	}
