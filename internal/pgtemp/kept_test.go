@@ -105,6 +105,9 @@ func TestStartInKeepsDataAndRecoversWhatWasLeft(t *testing.T) {
 	if !strings.Contains(third.Recovered, fmt.Sprintf("pid %d", orphan)) {
 		t.Errorf("Recovered = %q, want it to name the stopped server (pid %d)", third.Recovered, orphan)
 	}
+	for deadline := time.Now().Add(5 * time.Second); running(orphan) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if running(orphan) {
 		t.Errorf("the server left running (pid %d) still runs", orphan)
 	}

@@ -309,6 +309,17 @@ func gone(pid int) bool {
 	return strings.HasPrefix(rest, "Z")
 }
 
+// goneSoon waits a little for pid to exit: pg_ctl stop returns once the
+// server has removed its postmaster.pid, a moment before its process ends.
+func goneSoon(pid int) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if gone(pid) {
+			return true
+		}
+	}
+	return false
+}
+
 // Projects live in the database and files in the data directory: a restart
 // keeps both. Closing the terminal (SIGHUP) stops devbot dev as Ctrl-C
 // does, leaving no PostgreSQL and no state file. LOG_FORMAT is honoured,
@@ -328,7 +339,7 @@ func TestDevRestartKeepsProjectsAndSIGHUPStopsCleanly(t *testing.T) {
 	}
 
 	first.stop(t, syscall.SIGHUP)
-	if !gone(pg) {
+	if !goneSoon(pg) {
 		t.Errorf("the local PostgreSQL (pid %d) is still running after SIGHUP", pg)
 	}
 	if _, err := os.Stat(filepath.Join(data, devstack.StateFile)); !os.IsNotExist(err) {
@@ -367,7 +378,7 @@ func TestDevRecoversAfterKill9(t *testing.T) {
 			t.Errorf("the start after kill -9 does not say %q:\n%s", want, out)
 		}
 	}
-	if !gone(pg) {
+	if !goneSoon(pg) {
 		t.Errorf("the orphaned PostgreSQL (pid %d) is still running", pg)
 	}
 	sayVia(t, data, "/projects", "beta")
