@@ -392,7 +392,10 @@ func TestDevRefusesASecondStackOnTheSameData(t *testing.T) {
 	bin := devbotBinary(t)
 	data := dataDir(t)
 	first := startDev(t, bin, data)
-	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
+	// Before the check, the second one started too and ran until killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "dev", "--addr", "127.0.0.1:0", "--data", data)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), fmt.Sprintf("already running from %s (pid %d", data, first.cmd.Process.Pid)) {
