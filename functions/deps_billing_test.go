@@ -24,7 +24,7 @@ func TestDepsBilling(t *testing.T) {
 			if mock {
 				fake.ForbidRequests()
 			}
-			env := map[string]string{"DATABASE_URL": dbtest.URL(t), "STRIPE_SECRET_KEY": "sk_test_deps",
+			env := map[string]string{"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "STRIPE_SECRET_KEY": "sk_test_deps",
 				"STRIPE_API_URL": fake.URL, "CREDIT_PACKS": "50:300:usd"}
 			if mock {
 				env["MOCK_STRIPE_PAYMENTS"] = "true"

@@ -28,7 +28,7 @@ func TestStripeEventsEndToEnd(t *testing.T) {
 	t.Parallel()
 	tg := telegramtest.New(t)
 	env := map[string]string{
-		"DATABASE_URL": dbtest.URL(t), "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
+		"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
 		"MAX_DELIVERY_ATTEMPTS": "5",
 	}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Database, config.TelegramAPI)

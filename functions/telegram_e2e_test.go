@@ -109,7 +109,7 @@ func newTGWorldLogged(t *testing.T, backend, modelURL string, extra map[string]s
 	stopPS := func() { closePS.Do(func() { ps.Close() }) }
 	t.Cleanup(stopPS)
 	env := map[string]string{
-		"DATABASE_URL": dbtest.URL(t), "STORAGE_BACKEND": backend, "STORAGE_DIR": t.TempDir(),
+		"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "STORAGE_BACKEND": backend, "STORAGE_DIR": t.TempDir(),
 		"GOOGLE_CLOUD_PROJECT": ps.Project, "TELEGRAM_BOT_TOKEN": w.tg.Token, "TELEGRAM_API_URL": w.tg.URL,
 		"TELEGRAM_WEBHOOK_SECRET": "hook-secret", "MOCK_STRIPE_PAYMENTS": "true",
 		"API_KEY_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),

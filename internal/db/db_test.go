@@ -89,11 +89,9 @@ func TestMigrateConcurrently(t *testing.T) {
 func dumpSchema(t *testing.T, url string) string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	// In the tests' exec mode: through a transaction pooler pgx's default
+	// (named prepared statements) fails.
+	conn := dbtest.Connect(t, url)
 	rows, err := conn.Query(ctx, `
 		SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns WHERE table_schema = 'public'
 		UNION ALL

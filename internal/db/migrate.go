@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -18,9 +19,20 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migrationLockID is the advisory lock two concurrent migrate runs contend
-// for; the second waits until the first is done, then finds nothing to do.
+// migrationLockID is the row of goose_lock that concurrent migrate runs
+// contend for; the second waits until the first is done, then finds nothing
+// to do.
 const migrationLockID = 0x64657662 // "devb"
+
+// The lock is a lease: held while its holder's heartbeat renews it, taken
+// over once it has expired (its holder died). A waiting run polls every
+// lockPoll for up to lockWait.
+const (
+	lockLease     = 30 * time.Second
+	lockHeartbeat = 5 * time.Second
+	lockPoll      = 500 * time.Millisecond
+	lockWait      = 10 * time.Minute
+)
 
 // MigrationResult is one applied migration.
 type MigrationResult struct {
@@ -29,9 +41,15 @@ type MigrationResult struct {
 }
 
 // Migrate applies every pending migration. It is idempotent and safe to run
-// from several instances at once (a session advisory lock serializes them).
-// Run it against a direct or session-mode connection: Supabase's transaction
-// pooler does not keep session advisory locks.
+// from several instances at once, through any pooler: the runs are
+// serialized by a lock row in the table goose_lock (goose's table locker), a
+// lease renewed by a heartbeat, which works through a transaction pooler
+// where a session advisory lock does not (Supabase's pooler on port 6543
+// and PgBouncer in transaction mode hand each transaction to any backend,
+// so a session lock lands on a pooled backend, is granted again to whoever
+// next lands there, and its unlock lands elsewhere). Each migration runs in
+// a transaction of its own, which a transaction pooler keeps on one backend,
+// and every query uses the simple protocol (no prepared statements).
 func Migrate(ctx context.Context, url string, logger *slog.Logger) ([]MigrationResult, error) {
 	cfg, err := stdlibConfig(url)
 	if err != nil {
@@ -40,7 +58,13 @@ func Migrate(ctx context.Context, url string, logger *slog.Logger) ([]MigrationR
 	sqlDB := stdlib.OpenDB(*cfg)
 	defer sqlDB.Close()
 
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(2, 300))
+	locker, err := lock.NewPostgresTableLocker(
+		lock.WithTableLockID(migrationLockID),
+		lock.WithTableLeaseDuration(lockLease),
+		lock.WithTableHeartbeatInterval(lockHeartbeat),
+		lock.WithTableLockTimeout(lockPoll, uint64(lockWait/lockPoll)),
+		lock.WithTableUnlockTimeout(time.Second, 60),
+		lock.WithTableLogger(logger))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -49,7 +73,7 @@ func Migrate(ctx context.Context, url string, logger *slog.Logger) ([]MigrationR
 		return nil, err
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithLocker(locker), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}

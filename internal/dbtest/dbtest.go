@@ -8,6 +8,15 @@
 // fingerprint; each test clones it (CREATE DATABASE ... TEMPLATE), which is
 // much faster than migrating. When no server answers, tests fail, with a
 // message saying how to start one: CI must never pass by skipping them.
+//
+// The tests can run through a transaction pooler (CI's second run goes
+// through PgBouncer in transaction mode, as production goes through
+// Supabase's): TEST_DATABASE_URL then names the pooler, DATABASE_EXEC_MODE
+// (for example exec) how the tests' pools query, and TEST_DATABASE_ADMIN_URL
+// a direct connection to the same server. The harness's own work (CREATE and
+// DROP DATABASE, the session lock that serializes them, migrating the
+// template) needs a session, so it always goes direct; the tests' pools,
+// which are what matters, go through the pooler.
 package dbtest
 
 import (
@@ -29,12 +38,50 @@ import (
 // DefaultURL is the local server our machines run.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-// ServerURL is the admin connection URL tests use.
+// ServerURL is the server URL the tests' own connections use (it may name a
+// pooler).
 func ServerURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return u
 	}
 	return DefaultURL
+}
+
+// AdminURL is the direct connection the harness creates and drops databases
+// with: TEST_DATABASE_ADMIN_URL, else ServerURL.
+func AdminURL() string {
+	if u := os.Getenv("TEST_DATABASE_ADMIN_URL"); u != "" {
+		return u
+	}
+	return ServerURL()
+}
+
+// ExecMode is the pgx query exec mode the tests' connections use:
+// DATABASE_EXEC_MODE, as in production ("" is pgx's default). Tests that
+// build a configuration pass it on as DATABASE_EXEC_MODE.
+func ExecMode() string { return os.Getenv("DATABASE_EXEC_MODE") }
+
+// Connect opens a single connection to url (a URL from this package) with
+// the tests' exec mode; it is closed at cleanup.
+func Connect(tb testing.TB, url string) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		tb.Fatalf("dbtest: %s: %v", redact(url), err)
+	}
+	mode, err := db.ParseExecMode(ExecMode())
+	if err != nil {
+		tb.Fatalf("dbtest: DATABASE_EXEC_MODE: %v", err)
+	}
+	cfg.DefaultQueryExecMode = mode
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatalf(howToStart, redact(url), err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 const howToStart = `no PostgreSQL server answers at %s: %v
@@ -53,9 +100,9 @@ func withAdmin(tb testing.TB, fn func(ctx context.Context, conn *pgx.Conn) error
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, ServerURL())
+	conn, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
-		tb.Fatalf(howToStart, redact(ServerURL()), err)
+		tb.Fatalf(howToStart, redact(AdminURL()), err)
 	}
 	defer conn.Close(ctx)
 	if err := fn(ctx, conn); err != nil {
@@ -64,10 +111,12 @@ func withAdmin(tb testing.TB, fn func(ctx context.Context, conn *pgx.Conn) error
 }
 
 // URLFor returns the server URL with its database replaced by name.
-func URLFor(name string) string {
-	u, err := url.Parse(ServerURL())
+func URLFor(name string) string { return withDatabase(ServerURL(), name) }
+
+func withDatabase(raw, name string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
-		panic(fmt.Sprintf("dbtest: TEST_DATABASE_URL is not a URL: %v", err))
+		panic(fmt.Sprintf("dbtest: TEST_DATABASE_URL or TEST_DATABASE_ADMIN_URL is not a URL: %v", err))
 	}
 	u.Path = "/" + name
 	return u.String()
@@ -143,7 +192,7 @@ func buildTemplate(ctx context.Context, conn *pgx.Conn, template string) error {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if _, err := db.Migrate(ctx, URLFor(building), quiet); err != nil {
+	if _, err := db.Migrate(ctx, withDatabase(AdminURL(), building), quiet); err != nil {
 		return fmt.Errorf("migrating the template: %w", err)
 	}
 	// Renamed only once complete, so a crash never leaves a half-migrated
@@ -173,7 +222,7 @@ func New(tb testing.TB) *db.DB {
 	u := URL(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := db.Open(ctx, u, db.Options{MaxConns: 8})
+	d, err := db.Open(ctx, u, db.Options{MaxConns: 8, ExecMode: ExecMode()})
 	if err != nil {
 		tb.Fatalf(howToStart, redact(u), err)
 	}

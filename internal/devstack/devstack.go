@@ -2,7 +2,8 @@
 // port, along the production path: the five functions, Pub/Sub (embedded
 // pstest with a push loop, or the installed emulator with real push
 // subscriptions), storage (the local adapter, or Supabase when configured),
-// PostgreSQL (DATABASE_URL, or a throwaway cluster), and Telegram (a fake Bot
+// PostgreSQL (DATABASE_URL, or a local cluster kept in the data directory,
+// or a throwaway one), and Telegram (a fake Bot
 // API on the same port that prints every reply to the console, or the real
 // one when a token is configured).
 //
@@ -30,7 +31,6 @@ import (
 	"github.com/devbot-hq/devbot/functions"
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
-	"github.com/devbot-hq/devbot/internal/pgtemp"
 	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
 
@@ -51,6 +51,9 @@ type Options struct {
 	// PrintReplies prints every reply of the fake Bot API to Console, as a
 	// chat would show it (devbot dev; the demo prints its own transcript).
 	PrintReplies bool
+	// FreshDatabase, without DATABASE_URL, uses a throwaway local cluster
+	// (removed on exit) instead of the one kept in DataDir.
+	FreshDatabase bool
 }
 
 // Stack is a running local pipeline.
@@ -113,6 +116,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if err := s.checkStale(); err != nil {
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -135,7 +141,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.say("%s", n)
 	}
 
-	s.say("database: applying migrations")
+	// The exec mode is shown because behind a transaction pooler only exec
+	// or simple_protocol work, and a path that dropped DATABASE_EXEC_MODE
+	// fails there only now and then.
+	s.say("database: applying migrations (queries with DATABASE_EXEC_MODE=%s)", cfg.DatabaseExecMode)
 	if _, err := db.Migrate(ctx, cfg.DatabaseURL, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -247,15 +256,13 @@ func (s *Stack) environment(ctx context.Context, opts Options) (func(string) (st
 	if set("DATABASE_URL") || set("POSTGRES_HOST") {
 		notes = append(notes, "database: DATABASE_URL")
 	} else {
-		fmt.Fprintln(s.console, "devbot dev: database: no DATABASE_URL, starting a throwaway PostgreSQL cluster")
-		c, err := pgtemp.Start(ctx)
+		fmt.Fprintln(s.console, "devbot dev: database: no DATABASE_URL, starting a local PostgreSQL cluster")
+		url, note, err := s.localDatabase(ctx, opts)
 		if err != nil {
-			return nil, nil, fmt.Errorf("no DATABASE_URL, and a throwaway PostgreSQL cluster could not start: %w\n"+
-				"set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or install PostgreSQL (initdb, pg_ctl)", err)
+			return nil, nil, err
 		}
-		s.closers = append(s.closers, c.Stop)
-		dev["DATABASE_URL"] = c.URL
-		notes = append(notes, fmt.Sprintf("database: throwaway cluster on port %d in %s (removed on exit)", c.Port, c.Dir))
+		dev["DATABASE_URL"] = url
+		notes = append(notes, note)
 	}
 
 	lookup := func(k string) (string, bool) {
@@ -333,7 +340,7 @@ func ReadState(dataDir string) (State, error) {
 
 // Close stops everything, newest first: the HTTP server (in-flight requests
 // get a few seconds), Pub/Sub, the functions' dependencies, the throwaway
-// cluster.
+// local cluster.
 func (s *Stack) Close() error {
 	var errs []error
 	s.stopOnce.Do(func() {

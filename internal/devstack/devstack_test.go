@@ -26,7 +26,7 @@ func TestStackRunsTheDemo(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			env := map[string]string{"DATABASE_URL": dbtest.URL(t)}
+			env := map[string]string{"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode()}
 			var console bytes.Buffer
 			s, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: t.TempDir(), PubSub: ps,
 				Lookup:  func(k string) (string, bool) { v, ok := env[k]; return v, ok },

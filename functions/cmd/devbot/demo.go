@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/devbot-hq/devbot/internal/demo"
@@ -55,18 +56,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 			level = "error"
 		}
 		fmt.Fprintln(e.stdout, "demo: starting a stack of its own")
-		// Only the operator's database and storage settings are taken from
-		// the environment: the demo must not send real Telegram messages or
-		// payments.
-		lookup := func(k string) (string, bool) {
-			switch k {
-			case "DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "POSTGRES_SSLMODE":
-				return e.lookup(k)
-			}
-			return "", false
-		}
-		stack, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: dir, Lookup: lookup,
-			Console: e.stdout, Logger: logging.New(e.stderr, "text", level)})
+		stack, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: dir, FreshDatabase: true, Lookup: demoLookup(e.lookup),
+			Console: e.stdout, Logger: logging.New(e.stderr, logFormat(e.lookup), level)})
 		if err != nil {
 			return err
 		}
@@ -82,4 +73,24 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	// A user id of its own per run, so a long-lived dev stack sees a new user.
 	user := devstack.User{ID: 500000000 + time.Now().Unix()%100000000, FirstName: "Ann", Username: "ann"}
 	return demo.Run(ctx, client, user, e.stdout)
+}
+
+// demoLookup is the environment of the demo's own stack: every real service
+// the operator configured, as devbot dev uses them (the database and how to
+// query it, e.g. DATABASE_EXEC_MODE behind a transaction pooler; Supabase
+// Storage; the model), except the two whose effects reach people: Telegram
+// (the demo reads its replies from the fake Bot API, and must not message
+// real chats) and Stripe (the demo buys credits with mock payments, so no
+// money moves). ENVIRONMENT stays development, which mock payments need, and
+// push authentication and the Pub/Sub emulator are the stack's own choice.
+func demoLookup(lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		switch {
+		case strings.HasPrefix(k, "TELEGRAM_"), strings.HasPrefix(k, "STRIPE_"), strings.HasPrefix(k, "CHECKOUT_"),
+			strings.HasPrefix(k, "PUSH_AUTH_"), k == "MOCK_STRIPE_PAYMENTS", k == "ENVIRONMENT",
+			k == "PUBSUB_EMULATOR_HOST", k == "FUNCTION_TARGET", k == "PORT":
+			return "", false
+		}
+		return lookup(k)
+	}
 }
