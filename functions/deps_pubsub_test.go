@@ -108,7 +108,7 @@ func TestConsumerRefusesProductionWithoutPushAuth(t *testing.T) {
 	t.Parallel()
 	tg := telegramtest.New(t)
 	base := map[string]string{
-		"ENVIRONMENT": "production", "DATABASE_URL": dbtest.URL(t),
+		"ENVIRONMENT": "production", "DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(),
 		"TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
 	}
 	build := func(extra map[string]string) error {

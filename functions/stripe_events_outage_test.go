@@ -44,7 +44,7 @@ func newOutage(t *testing.T, dbURL string) *outage {
 func (o *outage) set(up bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbtest.ServerURL())
+	conn, err := pgx.Connect(ctx, dbtest.AdminURL())
 	if err != nil {
 		o.t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestPaidEventSurvivesADatabaseOutage(t *testing.T) {
 	tg := telegramtest.New(t)
 	dbURL := dbtest.URL(t)
 	env := map[string]string{
-		"DATABASE_URL": dbURL, "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
+		"DATABASE_URL": dbURL, "DATABASE_EXEC_MODE": dbtest.ExecMode(), "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
 		"MAX_DELIVERY_ATTEMPTS": "5", "HANDLER_TIMEOUT": "5s",
 	}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Database, config.TelegramAPI)

@@ -20,7 +20,7 @@ func TestStackSweepsPeriodically(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "DEV_SWEEP_EVERY": "300ms"}
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "DEV_SWEEP_EVERY": "300ms"}
 	var console bytes.Buffer
 	s, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: t.TempDir(),
 		Lookup:  func(k string) (string, bool) { v, ok := env[k]; return v, ok },

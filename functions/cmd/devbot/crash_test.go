@@ -41,7 +41,9 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBuiltBin()
+	os.Exit(code)
 }
 
 // crashRig is one job, the fakes it needs (Telegram; a model endpoint whose
@@ -124,7 +126,7 @@ func newCrashRig(t *testing.T, lease time.Duration) *crashRig {
 	t.Cleanup(func() { close(r.release) }) // before gate.Close, which waits for the blocked call
 	r.env = []string{
 		"ENVIRONMENT=development", "LOG_FORMAT=json", "FUNCTION_TARGET=RefineJobs",
-		"DATABASE_URL=" + dbURL, "STORAGE_BACKEND=local", "STORAGE_DIR=" + dir,
+		"DATABASE_URL=" + dbURL, "DATABASE_EXEC_MODE=" + dbtest.ExecMode(), "STORAGE_BACKEND=local", "STORAGE_DIR=" + dir,
 		"TELEGRAM_BOT_TOKEN=" + r.tg.Token, "TELEGRAM_API_URL=" + r.tg.URL,
 		"API_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
 		"LLM_BASE_URL=" + gate.URL + "/v1", "LLM_API_KEY=sk-test", "LLM_MODEL=test-model",

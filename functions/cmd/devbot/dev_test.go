@@ -190,12 +190,11 @@ func waitFor(t *testing.T, cond func() bool, timeout time.Duration, what string)
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// removeBuiltBin is called by TestMain (crash_test.go) once the tests ran.
+func removeBuiltBin() {
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}
-	os.Exit(code)
 }
 
 // devProc is a devbot dev started by a test.

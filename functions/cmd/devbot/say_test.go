@@ -37,7 +37,7 @@ func TestSayWaitsForTheResultAndPressesButtons(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer slow.Close()
-	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "LLM_BASE_URL": slow.URL + "/v1", "LLM_API_KEY": "sk-test-key", "LLM_MODEL": "m"}
+	env := map[string]string{"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "LLM_BASE_URL": slow.URL + "/v1", "LLM_API_KEY": "sk-test-key", "LLM_MODEL": "m"}
 	data := t.TempDir()
 	var console bytes.Buffer
 	s, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: data, PubSub: "embedded",
