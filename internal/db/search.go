@@ -1,0 +1,128 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SearchDoc is a file's search document. The three term strings are
+// space-separated words already split into identifiers by the caller
+// (projectmap); PostgreSQL's english configuration stems them and drops stop
+// words.
+type SearchDoc struct {
+	ProjectID   string
+	Path        string
+	Version     int
+	PathTerms   string // weight A
+	SymbolTerms string // weight B
+	TextTerms   string // weight D
+	Outline     string // rendered outline of top-level symbols
+}
+
+// SearchHit is a file that matches a search, with its rank (higher is more
+// relevant; comparable only within one search).
+type SearchHit struct {
+	Path string
+	Rank float64
+}
+
+// UpsertSearchDoc replaces a file's search document. Call it in the
+// transaction that makes a version of the file current, so the document
+// always describes the current version; the file row must exist.
+func UpsertSearchDoc(ctx context.Context, q Querier, d SearchDoc) error {
+	_, err := q.Exec(ctx, `INSERT INTO file_search_docs (project_id, path, version, outline, doc)
+		VALUES ($1, $2, $3, $4,
+			setweight(to_tsvector('english', $5), 'A') ||
+			setweight(to_tsvector('english', $6), 'B') ||
+			setweight(to_tsvector('english', $7), 'D'))
+		ON CONFLICT (project_id, path) DO UPDATE SET version = EXCLUDED.version,
+			outline = EXCLUDED.outline, doc = EXCLUDED.doc, updated_at = now()`,
+		d.ProjectID, d.Path, d.Version, d.Outline, d.PathTerms, d.SymbolTerms, d.TextTerms)
+	if err != nil {
+		return fmt.Errorf("UpsertSearchDoc(%s, %q): %w", d.ProjectID, d.Path, translate(err))
+	}
+	return nil
+}
+
+// DeleteSearchDoc removes a file's search document (deleting the file row
+// removes it too, by cascade). Removing a missing document is not an error.
+func DeleteSearchDoc(ctx context.Context, q Querier, projectID, path string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM file_search_docs WHERE project_id = $1 AND path = $2`, projectID, path); err != nil {
+		return fmt.Errorf("DeleteSearchDoc(%s, %q): %w", projectID, path, translate(err))
+	}
+	return nil
+}
+
+// searchSQL ranks a project's documents against a set of terms (an OR of
+// them). ts_rank_cd alone has no notion of how rare a term is, so a word that
+// occurs in every file ("add", "test") would weigh as much as the one that
+// singles a file out ("health"): each term's cover-density rank is multiplied
+// by an inverse document frequency, ln(1 + N/df), computed over the project's
+// documents in the same query. Rank normalization 1 divides by 1 + the log of
+// the document's length, so a huge file does not win by size alone.
+const searchSQL = `
+WITH terms AS (
+    SELECT DISTINCT q FROM (
+        SELECT websearch_to_tsquery('english', t) AS q FROM unnest($2::text[]) AS t) s
+    WHERE numnode(q) > 0
+), total AS (
+    SELECT count(*)::float8 AS n FROM file_search_docs WHERE project_id = $1
+), idf AS (
+    SELECT t.q, ln(1 + total.n / count(*)) AS w
+    FROM terms t
+    JOIN file_search_docs d ON d.project_id = $1 AND d.doc @@ t.q
+    CROSS JOIN total
+    GROUP BY t.q, total.n
+)
+SELECT d.path, sum(ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', d.doc, idf.q, 1) * idf.w) AS rank
+FROM file_search_docs d
+JOIN idf ON d.doc @@ idf.q
+WHERE d.project_id = $1
+GROUP BY d.path
+ORDER BY rank DESC, d.path
+LIMIT $3`
+
+// SearchFiles returns up to limit files of the project that match any of
+// terms, most relevant first. Terms are single words (the caller splits
+// identifiers); stop words and empty terms are ignored, and no usable term
+// means no hits.
+func SearchFiles(ctx context.Context, q Querier, projectID string, terms []string, limit int) ([]SearchHit, error) {
+	if len(terms) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, searchSQL, projectID, terms, limit)
+	if err != nil {
+		return nil, fmt.Errorf("SearchFiles(%s): %w", projectID, translate(err))
+	}
+	hits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SearchHit, error) {
+		var h SearchHit
+		err := r.Scan(&h.Path, &h.Rank)
+		return h, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SearchFiles(%s): %w", projectID, translate(err))
+	}
+	return hits, nil
+}
+
+// FileOutlines returns the stored outline of every indexed file of the
+// project, by path, so a project map needs no read of the files themselves.
+// Files without a document are absent from the map.
+func FileOutlines(ctx context.Context, q Querier, projectID string) (map[string]string, error) {
+	rows, err := q.Query(ctx, `SELECT path, outline FROM file_search_docs WHERE project_id = $1`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("FileOutlines(%s): %w", projectID, translate(err))
+	}
+	out := make(map[string]string)
+	var path, outline string
+	_, err = pgx.ForEachRow(rows, []any{&path, &outline}, func() error {
+		out[path] = outline
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("FileOutlines(%s): %w", projectID, translate(err))
+	}
+	return out, nil
+}

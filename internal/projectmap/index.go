@@ -1,0 +1,80 @@
+package projectmap
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/devbot-hq/devbot/internal/db"
+)
+
+// MaxIndexedBytes bounds the part of a file whose words are indexed: a
+// PostgreSQL tsvector must stay under 1 MB, and what a file is about shows in
+// its first 128 KiB.
+const MaxIndexedBytes = 128 << 10
+
+// Document builds a file's search document (without its project and
+// version): the path's words, the symbol names and the text, each split into
+// search words, and the rendered outline.
+func Document(p string, content []byte) db.SearchDoc {
+	d := db.SearchDoc{Path: p, PathTerms: strings.Join(Terms(p), " ")}
+	if !isText(content) {
+		return d
+	}
+	syms := Outline(p, content)
+	d.Outline = RenderOutline(syms)
+	names := make([]string, 0, len(syms))
+	for _, s := range syms {
+		names = append(names, s.Name)
+	}
+	d.SymbolTerms = strings.Join(Terms(strings.Join(names, " ")), " ")
+	text := content
+	if len(text) > MaxIndexedBytes {
+		text = text[:MaxIndexedBytes]
+		for len(text) > 0 && !utf8.Valid(text[len(text)-1:]) && text[len(text)-1]&0xC0 == 0x80 {
+			text = text[:len(text)-1]
+		}
+	}
+	d.TextTerms = strings.Join(Terms(string(text)), " ")
+	return d
+}
+
+// IndexFile stores the search document of a file's version. Call it in the
+// transaction that makes the version current (an upload, a refinement, an
+// undo or redo, each file of a change set, the new path of a rename), so
+// search always sees the current text.
+func IndexFile(ctx context.Context, q db.Querier, projectID, path string, version int, content []byte) error {
+	d := Document(path, content)
+	d.ProjectID, d.Version = projectID, version
+	return db.UpsertSearchDoc(ctx, q, d)
+}
+
+// RemoveFile drops a file's search document (a deletion, the old path of a
+// rename). Deleting the file's row does it too, by cascade.
+func RemoveFile(ctx context.Context, q db.Querier, projectID, path string) error {
+	return db.DeleteSearchDoc(ctx, q, projectID, path)
+}
+
+// Index is one project's search index in PostgreSQL; it is a Searcher.
+type Index struct {
+	Q         db.Querier
+	ProjectID string
+}
+
+// Search ranks the project's files against terms.
+func (ix Index) Search(ctx context.Context, terms []string, limit int) ([]Hit, error) {
+	hs, err := db.SearchFiles(ctx, ix.Q, ix.ProjectID, terms, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hit, len(hs))
+	for i, h := range hs {
+		out[i] = Hit{Path: h.Path, Rank: h.Rank}
+	}
+	return out, nil
+}
+
+// Outlines returns the stored outlines of the project's files, by path.
+func (ix Index) Outlines(ctx context.Context) (map[string]string, error) {
+	return db.FileOutlines(ctx, ix.Q, ix.ProjectID)
+}
