@@ -56,12 +56,17 @@ func DeleteSearchDoc(ctx context.Context, q Querier, projectID, path string) err
 }
 
 // searchSQL ranks a project's documents against a set of terms (an OR of
-// them). ts_rank_cd alone has no notion of how rare a term is, so a word that
-// occurs in every file ("add", "test") would weigh as much as the one that
-// singles a file out ("health"): each term's cover-density rank is multiplied
-// by an inverse document frequency, ln(1 + N/df), computed over the project's
-// documents in the same query. Rank normalization 1 divides by 1 + the log of
-// the document's length, so a huge file does not win by size alone.
+// them), in the shape of BM25 with PostgreSQL's own pieces. ts_rank_cd alone
+// has no notion of how rare a term is, so a word in every file ("add",
+// "test") would weigh as much as the one that singles a file out ("health"),
+// and it grows without bound with repetitions, so fifty "add"s would beat
+// one "health". Each term's cover-density rank r (weights D 0.1, C 0.2,
+// B 0.4, A 1.0: text, -, symbols, path) is therefore saturated, r/(r+0.3)
+// (one mention in the text gives 0.25, a match in the path 0.77), and
+// multiplied by BM25's inverse document frequency, ln(1 + (N - df + 0.5) /
+// (df + 0.5)), computed over the project's documents in the same query: a
+// word in every file counts for almost nothing, a word in one file of 200
+// for about 5.
 const searchSQL = `
 WITH terms AS (
     SELECT DISTINCT q FROM (
@@ -70,18 +75,20 @@ WITH terms AS (
 ), total AS (
     SELECT count(*)::float8 AS n FROM file_search_docs WHERE project_id = $1
 ), idf AS (
-    SELECT t.q, ln(1 + total.n / count(*)) AS w
+    SELECT t.q, ln(1 + (total.n - count(*) + 0.5) / (count(*) + 0.5)) AS w
     FROM terms t
     JOIN file_search_docs d ON d.project_id = $1 AND d.doc @@ t.q
     CROSS JOIN total
     GROUP BY t.q, total.n
 )
-SELECT d.path, sum(ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', d.doc, idf.q, 1) * idf.w) AS rank
-FROM file_search_docs d
-JOIN idf ON d.doc @@ idf.q
-WHERE d.project_id = $1
-GROUP BY d.path
-ORDER BY rank DESC, d.path
+SELECT s.path, sum(s.w * s.r / (s.r + 0.3)) AS rank FROM (
+    SELECT d.path, idf.w, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', d.doc, idf.q, 0) AS r
+    FROM file_search_docs d
+    JOIN idf ON d.doc @@ idf.q
+    WHERE d.project_id = $1
+) s
+GROUP BY s.path
+ORDER BY rank DESC, s.path
 LIMIT $3`
 
 // SearchFiles returns up to limit files of the project that match any of

@@ -3,7 +3,6 @@ package projectmap
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/devbot-hq/devbot/internal/db"
 )
@@ -30,10 +29,11 @@ func Document(p string, content []byte) db.SearchDoc {
 	d.SymbolTerms = strings.Join(Terms(strings.Join(names, " ")), " ")
 	text := content
 	if len(text) > MaxIndexedBytes {
-		text = text[:MaxIndexedBytes]
-		for len(text) > 0 && !utf8.Valid(text[len(text)-1:]) && text[len(text)-1]&0xC0 == 0x80 {
-			text = text[:len(text)-1]
+		cut := MaxIndexedBytes
+		for cut > 0 && text[cut]&0xC0 == 0x80 { // not mid-character
+			cut--
 		}
+		text = text[:cut]
 	}
 	d.TextTerms = strings.Join(Terms(string(text)), " ")
 	return d
