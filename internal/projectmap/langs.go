@@ -47,7 +47,7 @@ var (
 		trimSuffix:   []string{"{"},
 	}
 
-	rustItem = rustVis + rustMods + `(?:fn|struct|enum|union|type|const|static|mod)\s+(?P<name>\w+)`
+	rustItem = rustVis + rustMods + `(?:fn|struct|enum|union|type|const|static(?:\s+mut)?|mod)\s+(?P<name>\w+)`
 	rustSpec = &lineSpec{
 		top: []rule{
 			{kind: "trait", re: re(`^` + rustVis + `(?:unsafe\s+)?trait\s+(?P<name>\w+)`), container: true},
@@ -206,7 +206,8 @@ var (
 	}
 
 	markdownSpec = &lineSpec{
-		top: []rule{{kind: "heading", re: re(`^#{1,3}\s+(?P<name>.+)`)}},
+		top:    []rule{{kind: "heading", re: re(`^#{1,3}\s+(?P<name>.+)`)}},
+		fences: true,
 	}
 
 	luaSpec = &lineSpec{

@@ -37,6 +37,8 @@ type lineSpec struct {
 	trimSuffix []string
 	// maxDepth is how deep containers nest in the outline (default 2).
 	maxDepth int
+	// fences: Markdown's ``` and ~~~ blocks, whose lines are skipped.
+	fences bool
 }
 
 // frame is an open container while scanning.
@@ -56,6 +58,7 @@ func (s *lineSpec) outline(src []byte, ext string) []Symbol {
 		stack    []frame
 		inBlock  bool
 		inTriple string
+		inFence  string
 		lineNo   int
 	)
 	for len(src) > 0 {
@@ -70,6 +73,18 @@ func (s *lineSpec) outline(src []byte, ext string) []Symbol {
 		trimmed := strings.TrimLeft(line, " \t")
 		if trimmed == "" {
 			continue
+		}
+		if s.fences {
+			if inFence != "" {
+				if strings.HasPrefix(trimmed, inFence) {
+					inFence = ""
+				}
+				continue
+			}
+			if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
+				inFence = trimmed[:3]
+				continue
+			}
 		}
 		if inTriple != "" {
 			if strings.Count(trimmed, inTriple)%2 == 1 {
@@ -100,7 +115,9 @@ func (s *lineSpec) outline(src []byte, ext string) []Symbol {
 				}
 			}
 		}
-		if s.ignore != nil && s.ignore.MatchString(trimmed) {
+		// An opening brace on a line of its own (Allman style) belongs to
+		// the definition above it: it neither closes nor fills a container.
+		if trimmed == "{" || s.ignore != nil && s.ignore.MatchString(trimmed) {
 			continue
 		}
 		// A line at or left of a container's own indentation closes it.
@@ -119,7 +136,7 @@ func (s *lineSpec) outline(src []byte, ext string) []Symbol {
 				rules = s.member
 			}
 		}
-		if sym, r, ok := s.match(rules, trimmed, header); ok {
+		if sym, r, ok := s.match(rules, trimmed, header || len(stack) > 0); ok {
 			sym.Line, sym.Depth = lineNo, len(stack)
 			out = append(out, sym)
 			if r.container && len(stack) < maxDepth {
@@ -147,12 +164,20 @@ func (s *lineSpec) isComment(trimmed string) bool {
 	return s.blockStart != "" && strings.HasPrefix(trimmed, s.blockStart)
 }
 
+// notNames are keywords that a loose rule can mistake for a definition's
+// name in any language ("if (x) {" inside a class body).
+var notNames = map[string]bool{"if": true, "for": true, "while": true, "switch": true, "catch": true, "return": true}
+
+// cControl are C and C++ keywords that start statements, not definitions.
 var cControl = map[string]bool{
 	"if": true, "for": true, "while": true, "switch": true, "return": true, "else": true, "do": true,
 	"sizeof": true, "case": true, "catch": true, "new": true, "delete": true, "throw": true, "goto": true,
 }
 
-func (s *lineSpec) match(rules []rule, trimmed string, header bool) (Symbol, rule, bool) {
+// match tries rules on a line. declarations says that a line ending in ";"
+// may be a definition: in a header, or inside a class, where members are
+// declared.
+func (s *lineSpec) match(rules []rule, trimmed string, declarations bool) (Symbol, rule, bool) {
 	for _, r := range rules {
 		m := r.re.FindStringSubmatch(trimmed)
 		if m == nil {
@@ -166,12 +191,12 @@ func (s *lineSpec) match(rules []rule, trimmed string, header bool) (Symbol, rul
 			if i := strings.IndexAny(first, " \t(*&"); i >= 0 {
 				first = first[:i]
 			}
-			if cControl[first] || (!header && strings.HasSuffix(trimmed, ";")) || strings.HasSuffix(trimmed, ",") {
+			if cControl[first] || (!declarations && strings.HasSuffix(trimmed, ";")) || strings.HasSuffix(trimmed, ",") {
 				continue
 			}
 		}
 		name := m[r.re.SubexpIndex("name")]
-		if cControl[name] {
+		if notNames[name] || r.cFunc && cControl[name] {
 			continue
 		}
 		text := trimmed
