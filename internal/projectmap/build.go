@@ -1,9 +1,11 @@
 package projectmap
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -55,6 +57,9 @@ type Searcher interface {
 // Defaults of Options.
 const (
 	DefaultTokenBudget = 16000
+	// MinTokenBudget is the least budget Build works with: room for the
+	// map's header and summary and a few lines. A smaller one is raised.
+	MinTokenBudget     = 256
 	DefaultMaxRelevant = 8
 	// mapOutlineLines bounds one file's outline in the map.
 	mapOutlineLines = 40
@@ -65,7 +70,8 @@ const (
 // Options tune the context. The zero value takes the defaults.
 type Options struct {
 	// TokenBudget bounds the whole rendered context (EstimateTokens of
-	// Render). Configuration: PROJECT_CONTEXT_TOKENS.
+	// Render); 0 means DefaultTokenBudget, and less than MinTokenBudget is
+	// raised to it. Configuration: PROJECT_CONTEXT_TOKENS.
 	TokenBudget int
 	// MaxRelevant bounds the files the search may add in full.
 	MaxRelevant int
@@ -75,6 +81,7 @@ func (o Options) withDefaults() Options {
 	if o.TokenBudget <= 0 {
 		o.TokenBudget = DefaultTokenBudget
 	}
+	o.TokenBudget = max(o.TokenBudget, MinTokenBudget)
 	if o.MaxRelevant <= 0 {
 		o.MaxRelevant = DefaultMaxRelevant
 	}
@@ -292,32 +299,32 @@ func (c *Context) buildMap(req Request, hits []Hit, avail int) int {
 	for i, h := range hits {
 		prio[h.Path] = -len(hits) + i
 	}
-	order := make([]FileInfo, len(req.Files))
-	copy(order, req.Files)
-	class := func(f FileInfo) int {
+	// Sort keys are computed once per file, not per comparison.
+	type keyed struct {
+		FileInfo
+		class, prio, depth int
+	}
+	keys := make([]keyed, len(req.Files))
+	for i, f := range req.Files {
+		k := keyed{FileInfo: f, class: 3, prio: prio[f.Path], depth: strings.Count(f.Path, "/")}
 		switch {
 		case inFull[f.Path]:
-			return 0
-		case prio[f.Path] < 0:
-			return 1
+			k.class = 0
+		case k.prio < 0:
+			k.class = 1
 		case dirs[path.Dir(f.Path)]:
-			return 2
+			k.class = 2
 		}
-		return 3
+		keys[i] = k
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		a, b := order[i], order[j]
-		if ca, cb := class(a), class(b); ca != cb {
-			return ca < cb
-		}
-		if pa, pb := prio[a.Path], prio[b.Path]; pa != pb {
-			return pa < pb
-		}
-		if da, db := strings.Count(a.Path, "/"), strings.Count(b.Path, "/"); da != db {
-			return da < db
-		}
-		return a.Path < b.Path
+	slices.SortFunc(keys, func(a, b keyed) int {
+		return cmp.Or(cmp.Compare(a.class, b.class), cmp.Compare(a.prio, b.prio),
+			cmp.Compare(a.depth, b.depth), strings.Compare(a.Path, b.Path))
 	})
+	order := make([]FileInfo, len(keys))
+	for i, k := range keys {
+		order[i] = k.FileInfo
+	}
 
 	used := EstimateString(mapHeader(c))
 	listed := make([]bool, len(order))
