@@ -133,3 +133,25 @@ func FileOutlines(ctx context.Context, q Querier, projectID string) (map[string]
 	}
 	return out, nil
 }
+
+// StaleSearchDocs lists the project's files whose search document is
+// missing or describes another version than the current one: files written
+// before the index existed, or by a path that did not index them (an undo
+// moves the current version without new content). projectmap.Refresh
+// indexes them.
+func StaleSearchDocs(ctx context.Context, q Querier, projectID string) ([]File, error) {
+	rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+` FROM project_files f
+		LEFT JOIN file_search_docs d ON d.project_id = f.project_id AND d.path = f.path
+		WHERE f.project_id = $1 AND (d.path IS NULL OR d.version <> f.version)
+		ORDER BY f.path`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("StaleSearchDocs(%s): %w", projectID, translate(err))
+	}
+	fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) { return scanFile(r) })
+	if err != nil {
+		return nil, fmt.Errorf("StaleSearchDocs(%s): %w", projectID, err)
+	}
+	return fs, nil
+}
+
+const qualifiedFileColumns = `f.project_id::text, f.path, f.version, f.latest_version, f.sha256, f.size, f.content_type, f.updated_at`

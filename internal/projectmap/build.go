@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/devbot-hq/devbot/internal/fault"
 )
 
 // FileInfo is a project file as the map lists it.
@@ -263,7 +265,8 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Context, error) {
 	if c.Tokens > opts.TokenBudget {
 		// The parts' estimates bound the whole's (EstimateTokens is
 		// additive), so this cannot happen; if it does, it is a bug here.
-		return nil, fmt.Errorf("project context: %d tokens over a budget of %d (estimated parts %d)", c.Tokens, opts.TokenBudget, used)
+		return nil, fault.AsPermanent(fmt.Errorf("project context: %d tokens over a budget of %d (estimated parts %d)",
+			c.Tokens, opts.TokenBudget, used))
 	}
 	return c, nil
 }

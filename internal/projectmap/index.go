@@ -2,6 +2,7 @@ package projectmap
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/devbot-hq/devbot/internal/db"
@@ -77,4 +78,27 @@ func (ix Index) Search(ctx context.Context, terms []string, limit int) ([]Hit, e
 // Outlines returns the stored outlines of the project's files, by path.
 func (ix Index) Outlines(ctx context.Context) (map[string]string, error) {
 	return db.FileOutlines(ctx, ix.Q, ix.ProjectID)
+}
+
+// Refresh indexes the project's files whose document is missing or stale
+// (db.StaleSearchDocs), reading each from r, and returns how many it
+// indexed. Call it before building a context: when every write path indexes
+// its files it costs one query; it also fills the index for files written
+// before it existed and after an undo, which moves a file's version without
+// writing content.
+func Refresh(ctx context.Context, q db.Querier, projectID string, r Reader) (int, error) {
+	stale, err := db.StaleSearchDocs(ctx, q, projectID)
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range stale {
+		b, err := r.ReadFile(ctx, f.Path)
+		if err != nil {
+			return 0, fmt.Errorf("project index: reading %q: %w", f.Path, err)
+		}
+		if err := IndexFile(ctx, q, projectID, f.Path, f.Version, b); err != nil {
+			return 0, err
+		}
+	}
+	return len(stale), nil
 }

@@ -286,3 +286,50 @@ func TestSearchReindexesANewVersionAndKeepsOutlines(t *testing.T) {
 		t.Errorf("stop words found %v", paths(got))
 	}
 }
+
+func TestRefreshIndexesMissingAndStaleDocuments(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	pid := newProject(t, d, 1, "refresh")
+	// Versions 1 and 2 of a file written without indexing (as before this
+	// index existed).
+	contents := map[int]string{1: "def first_version():\n    pass\n", 2: "def second_version():\n    pass\n"}
+	for v := 1; v <= 2; v++ {
+		sum := sha256.Sum256([]byte(contents[v]))
+		hexsum := hex.EncodeToString(sum[:])
+		err := d.InTx(ctx, func(tx pgx.Tx) error {
+			_, err := db.CommitVersion(ctx, tx, db.NewVersion{ProjectID: pid, Path: "app.py", SHA256: hexsum,
+				Size: int64(len(contents[v])), BlobKey: "blobs/" + hexsum, Source: db.SourceUpload})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := projectmap.MapReader{"app.py": []byte(contents[2])}
+	n, err := projectmap.Refresh(ctx, d.Pool, pid, current)
+	if err != nil || n != 1 {
+		t.Fatalf("first refresh indexed %d, err %v; want 1", n, err)
+	}
+	if got := paths(search(t, d, pid, "second version", 5)); strings.Join(got, ",") != "app.py" {
+		t.Errorf("after refresh: %v", got)
+	}
+	if n, err := projectmap.Refresh(ctx, d.Pool, pid, current); err != nil || n != 0 {
+		t.Errorf("second refresh indexed %d, err %v; want 0", n, err)
+	}
+	// An undo moves the current version back without writing content.
+	if _, err := db.PointToVersion(ctx, d.Pool, pid, "app.py", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	current["app.py"] = []byte(contents[1])
+	if n, err := projectmap.Refresh(ctx, d.Pool, pid, current); err != nil || n != 1 {
+		t.Fatalf("refresh after undo indexed %d, err %v; want 1", n, err)
+	}
+	if got := search(t, d, pid, "second", 5); len(got) != 0 {
+		t.Errorf("the undone version is still found: %v", paths(got))
+	}
+	if got := paths(search(t, d, pid, "first", 5)); strings.Join(got, ",") != "app.py" {
+		t.Errorf("the restored version is not found: %v", got)
+	}
+}
