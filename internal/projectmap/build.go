@@ -251,7 +251,9 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Context, error) {
 		}
 		n := 0
 		for _, h := range hits {
-			if taken[h.Path] || n == opts.MaxRelevant {
+			// A hit the file list lacks is a document not yet removed (a
+			// deletion racing this build): not worth the model's attention.
+			if _, ok := byPath[h.Path]; !ok || taken[h.Path] || n == opts.MaxRelevant {
 				continue
 			}
 			n++

@@ -184,7 +184,7 @@ func TestBuildNeverSplitsAFileAndSaysWhatItOmitted(t *testing.T) {
 		"src/small.py":    []byte("def small():\n    pass\n"),
 		"assets/logo.png": []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
 	}}
-	b := &projectmap.Builder{Reader: files, Search: fixedSearch{{Path: "src/medium.py", Rank: 1}},
+	b := &projectmap.Builder{Reader: files, Search: fixedSearch{{Path: "src/deleted.py", Rank: 2}, {Path: "src/medium.py", Rank: 1}},
 		Options: projectmap.Options{TokenBudget: 600}}
 	c, err := b.Build(ctx, projectmap.Request{
 		Files:       infos(files.MapReader),
