@@ -72,23 +72,22 @@ WITH terms AS (
     SELECT DISTINCT q FROM (
         SELECT websearch_to_tsquery('english', t) AS q FROM unnest($2::text[]) AS t) s
     WHERE numnode(q) > 0
+), matches AS MATERIALIZED (
+    -- one pass over the project's matching documents, each rank computed once
+    SELECT t.q, d.path, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', d.doc, t.q, 0) AS r
+    FROM terms t
+    JOIN file_search_docs d ON d.project_id = $1 AND d.doc @@ t.q
 ), total AS (
     SELECT count(*)::float8 AS n FROM file_search_docs WHERE project_id = $1
 ), idf AS (
-    SELECT t.q, ln(1 + (total.n - count(*) + 0.5) / (count(*) + 0.5)) AS w
-    FROM terms t
-    JOIN file_search_docs d ON d.project_id = $1 AND d.doc @@ t.q
-    CROSS JOIN total
-    GROUP BY t.q, total.n
+    SELECT m.q, ln(1 + (total.n - count(*) + 0.5) / (count(*) + 0.5)) AS w
+    FROM matches m CROSS JOIN total
+    GROUP BY m.q, total.n
 )
-SELECT s.path, sum(s.w * s.r / (s.r + 0.3)) AS rank FROM (
-    SELECT d.path, idf.w, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', d.doc, idf.q, 0) AS r
-    FROM file_search_docs d
-    JOIN idf ON d.doc @@ idf.q
-    WHERE d.project_id = $1
-) s
-GROUP BY s.path
-ORDER BY rank DESC, s.path
+SELECT m.path, sum(idf.w * m.r / (m.r + 0.3)) AS rank
+FROM matches m JOIN idf ON idf.q = m.q
+GROUP BY m.path
+ORDER BY rank DESC, m.path
 LIMIT $3`
 
 // SearchFiles returns up to limit files of the project that match any of
