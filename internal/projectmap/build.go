@@ -409,7 +409,7 @@ func ComputeOutlines(ctx context.Context, r Reader, files []FileInfo, maxBytes i
 		if err != nil {
 			return nil, fmt.Errorf("project outlines: reading %q: %w", f.Path, err)
 		}
-		if o := RenderOutline(Outline(f.Path, b)); o != "" {
+		if o := cleanText(RenderOutline(Outline(f.Path, b))); o != "" {
 			out[f.Path] = o
 		}
 	}

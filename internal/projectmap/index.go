@@ -22,7 +22,7 @@ func Document(p string, content []byte) db.SearchDoc {
 		return d
 	}
 	syms := Outline(p, content)
-	d.Outline = RenderOutline(syms)
+	d.Outline = cleanText(RenderOutline(syms))
 	names := make([]string, 0, len(syms))
 	for _, s := range syms {
 		names = append(names, s.Name)
@@ -101,4 +101,11 @@ func Refresh(ctx context.Context, q db.Querier, projectID string, r Reader) (int
 		}
 	}
 	return len(stale), nil
+}
+
+// cleanText makes s storable and sendable: PostgreSQL's text takes neither
+// invalid UTF-8 nor NUL bytes (a document that cannot be stored would fail
+// the write it belongs to), and a prompt is JSON.
+func cleanText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }

@@ -333,3 +333,17 @@ func TestRefreshIndexesMissingAndStaleDocuments(t *testing.T) {
 		t.Errorf("the restored version is not found: %v", got)
 	}
 }
+
+func TestIndexFileAcceptsInvalidUTF8AndLateNULBytes(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	pid := newProject(t, d, 1, "bytes")
+	// Invalid UTF-8 in a definition line, and a NUL byte past the first
+	// 8 KiB (where the text check does not look): PostgreSQL's text type
+	// takes neither.
+	content := "def caf\xe9_menu():\n    pass\n" + strings.Repeat("# pad\n", 2000) + "def late\x00_name():\n    pass\n"
+	write(t, d, pid, map[string]string{"menu.py": content})
+	if got := paths(search(t, d, pid, "menu", 5)); strings.Join(got, ",") != "menu.py" {
+		t.Errorf("hits %v", got)
+	}
+}
