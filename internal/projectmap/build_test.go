@@ -364,3 +364,30 @@ func TestBuildTinyBudgetIsRaisedToTheMinimum(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildWithinEveryBudget sweeps budgets from the minimum to more than
+// the project needs: the context never exceeds its budget, and a budget
+// large enough for everything leaves nothing out.
+func TestBuildWithinEveryBudget(t *testing.T) {
+	ctx := context.Background()
+	files, list := bigProject(400)
+	outlines, err := projectmap.ComputeOutlines(ctx, files, list, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := projectmap.Request{Files: list, Instruction: "fix file0040.go and notes0002.md", Pinned: []string{"pkg/mod003/file0061.py"}, Outlines: outlines}
+	hits := fixedSearch{{Path: "pkg/mod010/file0201.py", Rank: 3}, {Path: "pkg/mod019/data0399.json", Rank: 1}}
+	for budget := projectmap.MinTokenBudget; budget <= 60000; budget = budget*5/4 + 7 {
+		b := &projectmap.Builder{Reader: files, Search: hits, Options: projectmap.Options{TokenBudget: budget}}
+		c, err := b.Build(ctx, req)
+		if err != nil {
+			t.Fatalf("budget %d: %v", budget, err)
+		}
+		if got := projectmap.EstimateString(c.Render()); got > budget {
+			t.Errorf("budget %d: rendered %d tokens", budget, got)
+		}
+		if budget > 59000 && (c.Left.Files != 0 || c.Left.Outlines != 0 || len(c.Files) != 5 || len(c.Omitted) != 0) {
+			t.Errorf("budget %d: left out %+v, %d in full, %d omitted", budget, c.Left, len(c.Files), len(c.Omitted))
+		}
+	}
+}
