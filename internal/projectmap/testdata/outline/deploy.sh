@@ -1,0 +1,11 @@
+#!/bin/sh
+# build() { commented; }
+build() {
+  go build ./...
+}
+
+function deploy {
+  build
+}
+
+deploy
