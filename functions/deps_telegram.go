@@ -6,6 +6,7 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/billing"
 	"github.com/devbot-hq/devbot/internal/bot"
+	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/reply"
 	"github.com/devbot-hq/devbot/internal/secretbox"
 	"github.com/devbot-hq/devbot/internal/telegram"
@@ -31,8 +32,8 @@ type botBilling struct{ s *billing.Service }
 
 var _ bot.Billing = botBilling{}
 
-func (b botBilling) BalanceText(ctx context.Context, userID int64) (string, error) {
-	return b.s.BalanceText(ctx, userID)
+func (b botBilling) BalanceText(ctx context.Context, q db.Querier, userID int64) (string, error) {
+	return b.s.BalanceText(ctx, q, userID)
 }
 
 func (b botBilling) Offer() (string, [][]reply.Button) {

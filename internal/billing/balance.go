@@ -16,13 +16,17 @@ const lastEntries = 3
 // BalanceText is /balance's answer (HTML): the balance, what is held for
 // running refinements, the last ledger entries and the next step, e.g.
 // "17 credits. Last: −3 refine cmd/main.go · +20 welcome. /buy for more."
-func (s *Service) BalanceText(ctx context.Context, userID int64) (text string, err error) {
+//
+// It reads through q: the caller's transaction when it holds one, so that
+// /balance never needs a second connection while the bot's transaction is
+// open (through a small pool, or a pooler with one backend, that waits).
+func (s *Service) BalanceText(ctx context.Context, q db.Querier, userID int64) (text string, err error) {
 	defer fault.Wrap(&err, "BalanceText(user %d)", userID)
-	u, err := db.UserByID(ctx, s.db.Pool, userID)
+	u, err := db.UserByID(ctx, q, userID)
 	if err != nil {
 		return "", err
 	}
-	entries, err := db.RecentLedger(ctx, s.db.Pool, userID, lastEntries)
+	entries, err := db.RecentLedger(ctx, q, userID, lastEntries)
 	if err != nil {
 		return "", err
 	}

@@ -22,7 +22,7 @@ func TestBalanceText(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := ctxT(t)
-	text, err := f.svc.BalanceText(ctx, f.user.ID)
+	text, err := f.svc.BalanceText(ctx, f.db.Pool, f.user.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestBalanceText(t *testing.T) {
 		t.Fatal(err)
 	}
 	holdCredits(t, f, 10)
-	text, err = f.svc.BalanceText(ctx, f.user.ID)
+	text, err = f.svc.BalanceText(ctx, f.db.Pool, f.user.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestBalanceTextShowsMockPurchases(t *testing.T) {
 	if _, err := f.svc.Buy(ctx, billing.BuyRequest{UserID: f.user.ID, UpdateID: 5, Pack: 0}); err != nil {
 		t.Fatal(err)
 	}
-	text, err := f.svc.BalanceText(ctx, f.user.ID)
+	text, err := f.svc.BalanceText(ctx, f.db.Pool, f.user.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

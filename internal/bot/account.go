@@ -14,7 +14,7 @@ import (
 
 func (b *Bot) balance(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
 	if b.Billing != nil {
-		text, err := b.Billing.BalanceText(ctx, u.ID)
+		text, err := b.Billing.BalanceText(ctx, tx, u.ID)
 		if err != nil {
 			return Plan{}, err
 		}

@@ -64,7 +64,7 @@ type Publisher interface {
 // Billing is what /balance and /buy need of the billing service. Optional:
 // without it /balance reads the ledger and /buy says it is unavailable.
 type Billing interface {
-	BalanceText(ctx context.Context, userID int64) (string, error)
+	BalanceText(ctx context.Context, q db.Querier, userID int64) (string, error)
 	// Offer is /buy's text and buttons (callback data "buy:<index>").
 	Offer() (html string, buttons [][]reply.Button)
 	// Buy starts buying pack for the user; the reply says what happened

@@ -80,7 +80,7 @@ type fakeBilling struct {
 	bought []int
 }
 
-func (fb *fakeBilling) BalanceText(ctx context.Context, userID int64) (string, error) {
+func (fb *fakeBilling) BalanceText(ctx context.Context, q db.Querier, userID int64) (string, error) {
 	return "17 credits. Last: −3 refine cmd/main.go · +20 welcome. /buy for more.", nil
 }
 
