@@ -239,7 +239,7 @@ var Vars = []Var{
 		set: topic(func(c *Config) *string { return &c.TopicRefineJobs })},
 	{Name: "TOPIC_SWEEP", Default: "sweep", Help: "topic Cloud Scheduler publishes the sweeper's ticks to",
 		set: topic(func(c *Config) *string { return &c.TopicSweep })},
-	{Name: "MAX_DELIVERY_ATTEMPTS", Default: "5", Help: "delivery attempt at which a consumer gives up (match the subscription's dead-letter policy, 5-100)",
+	{Name: "MAX_DELIVERY_ATTEMPTS", Default: "5", Help: "delivery attempt at which a consumer gives up (match the subscription's dead-letter policy, which Pub/Sub allows from 5 to 100; lower values only in tests)",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 100 {
@@ -252,7 +252,7 @@ var Vars = []Var{
 		set: duration(func(c *Config) *time.Duration { return &c.HandlerTimeout })},
 	{Name: "REFINE_LEASE", Default: "30s", Help: "how long a refinement's claim lasts unrenewed (renewed every third of it while the work runs); a crashed job is free again within it",
 		set: duration(func(c *Config) *time.Duration { return &c.RefineLease })},
-	{Name: "PUSH_AUTH_AUDIENCE", Help: "when set, push requests must carry a Google OIDC token for this audience (the service URL)",
+	{Name: "PUSH_AUTH_AUDIENCE", Help: "when set, push requests must carry a Google OIDC token for this audience (Terraform sets devbot:PROJECT:SERVICE, the service's custom audience); consumers refuse to start in production without it",
 		set: str(func(c *Config) *string { return &c.PushAuthAudience })},
 	{Name: "PUSH_AUTH_SERVICE_ACCOUNT", Help: "the push service account's email the OIDC token must name (with PUSH_AUTH_AUDIENCE)",
 		set: str(func(c *Config) *string { return &c.PushAuthServiceAccount })},
