@@ -99,22 +99,5 @@ func (s *Server) Replies(chatID int64) []Call {
 // and returns them; it fails the test after timeout.
 func (s *Server) WaitReplies(tb testing.TB, chatID int64, n int, timeout time.Duration) []Call {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got := s.Replies(chatID)
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			var texts []string
-			for _, c := range got {
-				texts = append(texts, c.Text())
-			}
-			tb.Fatalf("telegramtest: %d of %d replies to chat %d after %s: %q", len(got), n, chatID, timeout, texts)
-		}
-		select {
-		case <-s.notify:
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return s.wait(tb, chatID, n, timeout, s.Replies, "replies")
 }

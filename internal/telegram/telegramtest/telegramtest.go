@@ -132,18 +132,25 @@ func (s *Server) Sent(chatID int64) []Call {
 // returns them; it fails the test after timeout.
 func (s *Server) WaitSent(tb testing.TB, chatID int64, n int, timeout time.Duration) []Call {
 	tb.Helper()
+	return s.wait(tb, chatID, n, timeout, s.Sent, "messages")
+}
+
+// wait polls get until it returns at least n calls for chatID, woken by
+// every recorded call; it fails the test after timeout, naming what came.
+func (s *Server) wait(tb testing.TB, chatID int64, n int, timeout time.Duration, get func(int64) []Call, what string) []Call {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		sent := s.Sent(chatID)
-		if len(sent) >= n {
-			return sent
+		got := get(chatID)
+		if len(got) >= n {
+			return got
 		}
 		if time.Now().After(deadline) {
 			var texts []string
-			for _, c := range sent {
+			for _, c := range got {
 				texts = append(texts, c.Text())
 			}
-			tb.Fatalf("telegramtest: %d of %d messages to chat %d after %s: %q", len(sent), n, chatID, timeout, texts)
+			tb.Fatalf("telegramtest: %d of %d %s to chat %d after %s: %q", len(got), n, what, chatID, timeout, texts)
 		}
 		select {
 		case <-s.notify:
