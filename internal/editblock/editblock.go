@@ -44,7 +44,7 @@ type BlockReport struct {
 // then an *Error (classified permanent) whose text is the report for the
 // model. A reply without blocks is refused.
 func Apply(path string, content []byte, response string) (Result, error) {
-	return apply(path, content, newText(content, newTable(1024)), response, false)
+	return apply(path, content, newDoc(path, content), response, false)
 }
 
 // IsDirect reports whether an instruction already carries the edit: a
@@ -74,7 +74,7 @@ func HasBlocks(text string) bool {
 // unified diff, whose hunks must match their context exactly.
 func ApplyDirect(path string, content []byte, instruction string) (Result, error) {
 	if HasBlocks(instruction) {
-		return apply(path, content, newText(content, newTable(1024)), instruction, true)
+		return apply(path, content, newDoc(path, content), instruction, true)
 	}
 	return applyUnified(path, content, instruction)
 }
@@ -89,7 +89,7 @@ func Resume(prev *Error, response string) (Result, error) {
 
 var hunkHeader = regexp.MustCompile(`^@@ -\d+(,\d+)? \+\d+(,\d+)? @@`)
 
-func apply(path string, orig []byte, t *text, response string, impliedName bool) (Result, error) {
+func apply(path string, orig []byte, t *doc, response string, impliedName bool) (Result, error) {
 	blocks, near, bad := parse(response, path, impliedName)
 	e := &Error{Path: path, orig: orig, state: t}
 	switch {
@@ -106,22 +106,21 @@ func apply(path string, orig []byte, t *text, response string, impliedName bool)
 		return Result{}, fault.AsPermanent(e)
 	}
 	work := t.clone()
-	var reports []BlockReport
+	before := len(work.reps) // a resumed edit's earlier blocks are not this reply's
 	for i := range blocks {
-		rep, fail := work.applyBlock(&blocks[i], path)
-		if fail != nil {
+		if _, fail := work.apply(&blocks[i]); fail != nil {
 			e.Failures = append(e.Failures, *fail)
-			continue
 		}
-		reports = append(reports, rep)
 	}
+	work.finish()
+	reports := append([]BlockReport(nil), work.reps[before:]...)
 	if len(e.Failures) > 0 {
 		e.Applied, e.state = reports, work
 		e.render()
 		return Result{}, fault.AsPermanent(e)
 	}
 	content := work.bytes()
-	return Result{Content: content, Diff: Diff(path, orig, content), Blocks: reports}, nil
+	return Result{Content: content, Diff: work.diff(content), Blocks: reports}, nil
 }
 
 // AsError returns the *Error in err's chain, or nil.

@@ -38,7 +38,7 @@ type Error struct {
 	NearMisses []string
 
 	report string
-	state  *text  // content with the applied blocks, for Resume
+	state  *doc   // content with the applied blocks, for Resume
 	orig   []byte // the content the edit started from
 }
 
