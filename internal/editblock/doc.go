@@ -18,7 +18,7 @@ type doc struct {
 	orig []byte
 
 	fast    bool
-	edits   []span   // fast path: sorted by start, disjoint, in orig's coordinates
+	edits   []span        // fast path: sorted by start, disjoint, in orig's coordinates
 	done    []*block      // blocks applied so far, to replay on the slow path
 	reps    []BlockReport // their reports (on the fast path, Line is -(offset+1) until finish)
 	slow    *text         // set once the doc left the fast path
@@ -294,7 +294,7 @@ func (d *doc) finish() {
 		return
 	}
 	type mark struct{ line, delta int }
-	marks := make([]mark, len(d.edits)) // by span, in offset order
+	marks := make([]mark, len(d.edits))  // by span, in offset order
 	byOrder := make([]int, len(d.edits)) // block order -> span index
 	prev, line := 0, 0
 	for i, e := range d.edits {
