@@ -14,7 +14,7 @@ import (
 // lazily: only the files a reply touches are read (and, when a block names
 // a file that does not exist, the others, to find the one it fits).
 type Tree interface {
-	Paths() []string                   // every file's path
+	Paths() []string                  // every file's path
 	Read(path string) ([]byte, error) // one file's content
 }
 
@@ -230,6 +230,9 @@ func (s *setState) applyOne(b *block, current *string) (*BlockReport, *Failure, 
 		if _, taken := s.cur[to]; taken && to != p {
 			return nil, &Failure{Path: p, Reason: fmt.Sprintf("%s cannot be renamed to %s: a file of that name exists (delete it first)", p, to)}, nil
 		}
+		if why := s.clash(to, p); why != "" {
+			return nil, &Failure{Path: p, Reason: fmt.Sprintf("%s cannot be renamed to %s: %s", p, to, why)}, nil
+		}
 		s.move(p, to)
 		*current = ""
 		return &BlockReport{Block: b.n, ReplyLine: b.line, Path: to, Strategy: StrategyRename}, nil, nil
@@ -245,6 +248,9 @@ func (s *setState) applyOne(b *block, current *string) (*BlockReport, *Failure, 
 			np, fail := newPath(p)
 			if fail != nil {
 				return nil, fail, nil
+			}
+			if why := s.clash(np, ""); why != "" {
+				return nil, &Failure{Path: np, Reason: fmt.Sprintf("%s cannot be created: %s", np, why)}, nil
 			}
 			p, *current = np, np
 			s.cur[p] = &entry{}
@@ -372,7 +378,7 @@ func (s *setState) resolve(b *block, current string) (p string, named bool) {
 		}
 	}
 	for _, c := range cands {
-		if isPathLike(c) {
+		if isPathLike(c) || bareNames[c] {
 			return c, true
 		}
 	}
@@ -385,6 +391,15 @@ func (s *setState) resolve(b *block, current string) (p string, named bool) {
 	}
 	return current, false
 }
+
+// bareNames are file names without a '.' or '/' that a line may hold
+// alone: a bare word is otherwise not taken for a name ("Done:" is not a
+// file to create).
+var bareNames = map[string]bool{"Makefile": true, "makefile": true, "GNUmakefile": true, "Dockerfile": true,
+	"Containerfile": true, "LICENSE": true, "LICENCE": true, "COPYING": true, "README": true, "NOTICE": true,
+	"AUTHORS": true, "CHANGELOG": true, "CODEOWNERS": true, "Procfile": true, "Gemfile": true, "Rakefile": true,
+	"Jenkinsfile": true, "Vagrantfile": true, "Brewfile": true, "Pipfile": true, "Justfile": true, "justfile": true,
+	"BUILD": true, "WORKSPACE": true, "Caddyfile": true}
 
 // closest returns the current path most like a candidate (a ratio of at
 // least 0.8, as Aider's), when one path is the best.
@@ -428,6 +443,22 @@ func normName(n string) string {
 		n = n[2:]
 	}
 	return n
+}
+
+// clash says why a new file at p cannot sit beside the current ones (but
+// self, a file being renamed): a file where p needs a folder, or files
+// under p as a folder. "" when none.
+func (s *setState) clash(p, self string) string {
+	for _, q := range s.paths() {
+		switch {
+		case q == self:
+		case strings.HasPrefix(p, q+"/"):
+			return fmt.Sprintf("%s is a file, not a folder", q)
+		case strings.HasPrefix(q, p+"/"):
+			return fmt.Sprintf("it is a folder (of %s)", q)
+		}
+	}
+	return ""
 }
 
 // newPath checks a path a reply creates, as uploads are checked.
