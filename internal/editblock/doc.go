@@ -23,6 +23,7 @@ type doc struct {
 	reps    []BlockReport // their reports (on the fast path, Line is -(offset+1) until finish)
 	slow    *text         // set once the doc left the fast path
 	scratch []byte
+	flat    []byte // the current content, for the indentation step
 }
 
 // span is a replaced range of the original: bytes [s, e) become repl.
@@ -55,7 +56,7 @@ func (d *doc) clone() *doc {
 	c.edits = append([]span(nil), d.edits...)
 	c.done = append([]*block(nil), d.done...)
 	c.reps = append([]BlockReport(nil), d.reps...)
-	c.scratch = nil
+	c.scratch, c.flat = nil, nil
 	if d.slow != nil {
 		c.slow = d.slow.clone()
 	}
@@ -105,17 +106,27 @@ func (d *doc) tryFast(b *block) (BlockReport, bool) {
 			return BlockReport{}, false // an append: the line way handles fences and endings
 		}
 		pat := joinLines(search)
-		pos, ok := d.uniqueOrig(pat)
-		if !ok || d.nearEdits(pat) {
+		pos, n := d.inOrig(pat)
+		if n > 1 || d.nearEdits(pat) {
 			return BlockReport{}, false
 		}
-		sp := span{s: pos, e: pos + len(pat), repl: joinLines(replace), order: len(d.done)}
+		strategy, sp := StrategyExact, span{s: pos, e: pos + len(pat), repl: joinLines(replace)}
+		if n == 0 {
+			// Not there as written: the cascade's next step, a uniform
+			// indentation offset, still on bytes.
+			var ok bool
+			if sp, ok = d.indented(search, replace); !ok {
+				return BlockReport{}, false
+			}
+			strategy = StrategyIndent
+		}
+		sp.order = len(d.done)
 		i := sort.Search(len(d.edits), func(i int) bool { return d.edits[i].s >= sp.s })
 		d.edits = append(d.edits, span{})
 		copy(d.edits[i+1:], d.edits[i:])
 		d.edits[i] = sp
-		return BlockReport{Block: b.n, ReplyLine: b.line, Path: d.path, Strategy: StrategyExact,
-			Line: -(pos + 1), Lines: len(search)}, true
+		return BlockReport{Block: b.n, ReplyLine: b.line, Path: d.path, Strategy: strategy,
+			Line: -(sp.s + 1), Lines: len(search)}, true
 	}
 	return BlockReport{}, false
 }
@@ -134,10 +145,10 @@ func joinLines(lines []string) []byte {
 	return out
 }
 
-// uniqueOrig finds pat (whole lines, ending in "\n") in the original at a
-// line start, outside the spans already replaced; ok only when exactly one
-// such place exists.
-func (d *doc) uniqueOrig(pat []byte) (int, bool) {
+// inOrig finds pat (whole lines, ending in "\n") in the original at a
+// line start, outside the spans already replaced: the first place, and
+// how many there are (0, 1, or 2 for "more than one").
+func (d *doc) inOrig(pat []byte) (int, int) {
 	found, n := -1, 0
 	for from := 0; from <= len(d.orig)-len(pat); {
 		i := bytes.Index(d.orig[from:], pat)
@@ -153,7 +164,7 @@ func (d *doc) uniqueOrig(pat []byte) (int, bool) {
 			continue
 		}
 		if n++; n == 2 {
-			return 0, false
+			return found, 2
 		}
 		found = p
 		// The next candidate starts on the next line at the earliest.
@@ -161,7 +172,7 @@ func (d *doc) uniqueOrig(pat []byte) (int, bool) {
 			from = p + j + 1
 		}
 	}
-	return found, n == 1
+	return found, n
 }
 
 // overlaps reports whether [s, e) meets a replaced span.

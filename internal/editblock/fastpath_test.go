@@ -69,6 +69,13 @@ func TestFastPathSameAsLineWay(t *testing.T) {
 		"no-final-newline":  {"a\nb", blk("a\n", "c\n")},
 		"crlf":              {"a\r\nb\r\n", blk("a\n", "c\n")},
 		"replaced-reappear": {file, blk("a\n", "zz\n") + blk("zz\n", "w\n")},
+		"indent-after-edit": {"x\n  def f():\n    pass\n" + file, blk("x\n", "y\n") + blk("def f():\n  pass\n", "def g():\n\n  return\n")},
+		"indent-twice":      {"  a1\n  b1\n    a1\n    b1\n", blk("a1\nb1\n", "c\n")},
+		"indent-blank-line": {"  p\n\n  q\n", blk("p\n\nq\n", "r\n \ns\n")},
+		"indent-in-replace": {"a\nb\n", blk("a\n", "  k\n  m\n") + blk("k\nm\n", "z\n")},
+		"indent-seam":       {"  a\nb\n  c\n", blk("b\n", "") + blk("a\nc\n", "z\n")},
+		"indent-tabs":       {"\tfunc() {\n\t\treturn 1\n\t}\n", blk("func() {\n\treturn 1\n}\n", "func() {\n\treturn 2\n}\n")},
+		"indent-over":       {"a\n  b\n", blk("    b\n", "    c\n")},
 	} {
 		t.Run(name, func(t *testing.T) { checkSameAsLineWay(t, []byte(c.file), c.resp) })
 	}
@@ -78,6 +85,7 @@ func TestFastPathSameAsLineWay(t *testing.T) {
 func FuzzFastPath(f *testing.F) {
 	seedCorpus(f)
 	f.Add([]byte("a\nb\nc\na\nb\n"), "app.py\n<<<<<<< SEARCH\nb\n=======\nq\n>>>>>>> REPLACE\napp.py\n<<<<<<< SEARCH\nc\na\n=======\nb\n>>>>>>> REPLACE\n")
+	f.Add([]byte("  a\n  b\nc\n    a\n"), "app.py\n<<<<<<< SEARCH\na\nb\n=======\nq\n>>>>>>> REPLACE\napp.py\n<<<<<<< SEARCH\nc\n=======\n  a\n  b\n>>>>>>> REPLACE\n")
 	f.Fuzz(func(t *testing.T, content []byte, response string) {
 		checkSameAsLineWay(t, content, response)
 	})
