@@ -2,6 +2,7 @@ package editblock
 
 import (
 	"bytes"
+	"hash/maphash"
 	"sort"
 	"strings"
 )
@@ -24,6 +25,14 @@ type doc struct {
 	slow    *text         // set once the doc left the fast path
 	scratch []byte
 	flat    []byte // the current content, for the indentation step
+
+	// Line hashes of the original, built at the second block: one pass
+	// over the file, after which finding a block costs the number of
+	// lines, not the bytes (a block no longer scans the file again).
+	seed   maphash.Seed
+	starts []int32 // offset of each line
+	hashes []uint64
+	blocks int // blocks tried on the fast path
 }
 
 // span is a replaced range of the original: bytes [s, e) become repl.
@@ -56,7 +65,7 @@ func (d *doc) clone() *doc {
 	c.edits = append([]span(nil), d.edits...)
 	c.done = append([]*block(nil), d.done...)
 	c.reps = append([]BlockReport(nil), d.reps...)
-	c.scratch, c.flat = nil, nil
+	c.scratch, c.flat = nil, nil // (the line hashes are shared: they never change)
 	if d.slow != nil {
 		c.slow = d.slow.clone()
 	}
@@ -149,13 +158,16 @@ func joinLines(lines []string) []byte {
 // line start, outside the spans already replaced: the first place, and
 // how many there are (0, 1, or 2 for "more than one").
 func (d *doc) inOrig(pat []byte) (int, int) {
+	if d.blocks++; d.blocks > 1 && len(d.orig) <= 1<<31-1 {
+		return d.inOrigLines(pat)
+	}
 	found, n := -1, 0
+	f := newFinder(pat)
 	for from := 0; from <= len(d.orig)-len(pat); {
-		i := bytes.Index(d.orig[from:], pat)
-		if i < 0 {
+		p := f.next(d.orig, from)
+		if p < 0 {
 			break
 		}
-		p := from + i
 		from = p + 1
 		if p > 0 && d.orig[p-1] != '\n' {
 			continue
@@ -173,6 +185,74 @@ func (d *doc) inOrig(pat []byte) (int, int) {
 		}
 	}
 	return found, n
+}
+
+// inOrigLines is inOrig on the line hashes.
+func (d *doc) inOrigLines(pat []byte) (int, int) {
+	if d.hashes == nil {
+		d.seed = maphash.MakeSeed()
+		n := bytes.Count(d.orig, []byte("\n"))
+		d.starts, d.hashes = make([]int32, 0, n), make([]uint64, 0, n)
+		for at := 0; at < len(d.orig); {
+			j := bytes.IndexByte(d.orig[at:], '\n')
+			d.starts = append(d.starts, int32(at))
+			d.hashes = append(d.hashes, maphash.Bytes(d.seed, d.orig[at:at+j]))
+			at += j + 1
+		}
+	}
+	var want []uint64
+	for rest := pat; len(rest) > 0; {
+		j := bytes.IndexByte(rest, '\n')
+		want = append(want, maphash.Bytes(d.seed, rest[:j]))
+		rest = rest[j+1:]
+	}
+	found, n := -1, 0
+	kmp(d.hashes, want, func(i int) bool {
+		p := int(d.starts[i])
+		if p+len(pat) > len(d.orig) || !bytes.Equal(d.orig[p:p+len(pat)], pat) || d.overlaps(p, p+len(pat)) {
+			return true
+		}
+		if n++; n == 1 {
+			found = p
+		}
+		return n < 2
+	})
+	return found, n
+}
+
+// finder finds a pattern by a piece of at most 64 bytes that starts at its
+// first byte that is not white space: the standard library searches such a
+// piece with vector instructions, where a long pattern that starts with
+// indentation falls back to a hash scan several times slower.
+type finder struct {
+	pat, piece []byte
+	k          int // offset of piece in pat
+}
+
+func newFinder(pat []byte) finder {
+	k := 0
+	for k < len(pat)-1 && (pat[k] == ' ' || pat[k] == '\t' || pat[k] == '\n') {
+		k++
+	}
+	end := min(len(pat), k+64)
+	return finder{pat: pat, piece: pat[k:end], k: k}
+}
+
+// next returns the first offset at or after from where pat occurs in s,
+// or -1.
+func (f finder) next(s []byte, from int) int {
+	for at := from + f.k; at+len(f.piece) <= len(s); {
+		i := bytes.Index(s[at:], f.piece)
+		if i < 0 {
+			return -1
+		}
+		p := at + i - f.k
+		if p+len(f.pat) <= len(s) && bytes.Equal(s[p:p+len(f.pat)], f.pat) {
+			return p
+		}
+		at += i + 1
+	}
+	return -1
 }
 
 // overlaps reports whether [s, e) meets a replaced span.
