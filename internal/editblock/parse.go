@@ -285,6 +285,9 @@ func nameCandidates(above []string) []string {
 		if isHead(tr) || isDivider(tr) || isUpdated(tr) {
 			break
 		}
+		if d, bad := directive(tr, 0, 0); d != nil || bad != nil {
+			break // a DELETE or RENAME line names its own files, not the block's
+		}
 		if c := cleanName(tr); c != "" && c != "..." {
 			cands = append(cands, c)
 		}

@@ -84,6 +84,8 @@ func after(in map[string]string, cs ChangeSet) map[string]string {
 		if f.OldPath != "" {
 			delete(out, f.OldPath)
 		}
+	}
+	for _, f := range cs.Files {
 		if f.Op != Deleted {
 			out[f.Path] = string(f.New)
 		}

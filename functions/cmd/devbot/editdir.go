@@ -140,8 +140,15 @@ func writeChangeSet(t *dirTree, cs editblock.ChangeSet) (err error) {
 		}
 	}
 	abs := func(p string) string { return filepath.Join(root, filepath.FromSlash(p)) }
+	written := map[string]bool{}
 	for _, fc := range cs.Files {
-		if fc.Op == editblock.Deleted || fc.Op == editblock.Renamed {
+		if fc.Op != editblock.Deleted {
+			written[fc.Path] = true
+		}
+	}
+	for _, fc := range cs.Files {
+		if (fc.Op == editblock.Deleted || fc.Op == editblock.Renamed) && !written[fc.OldPath] {
+			// (A renamed file's old path may hold a new file.)
 			removes = append(removes, fc.OldPath)
 		}
 		if fc.Op == editblock.Deleted {
