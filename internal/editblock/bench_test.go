@@ -54,54 +54,54 @@ func benchReply(path string, n, blocks int, outdent bool) (string, [][]byte) {
 
 var floorSink int
 
-// floor is the cost of finding every SEARCH text in the file(s) with
-// bytes.Index and copying each file once.
-func floor(files [][]byte, searches [][][]byte) float64 {
-	run := func() {
-		for i, f := range files {
-			for _, s := range searches[i] {
-				floorSink += bytes.Index(f, s)
-			}
-			out := make([]byte, len(f))
-			floorSink += copy(out, f)
+// floorRun finds every SEARCH text in the file(s) with bytes.Index and
+// copies each file once.
+func floorRun(files [][]byte, searches [][][]byte) {
+	for i, f := range files {
+		for _, s := range searches[i] {
+			floorSink += bytes.Index(f, s)
 		}
+		out := make([]byte, len(f))
+		floorSink += copy(out, f)
 	}
-	n := 0
-	start := time.Now()
-	for time.Since(start) < 200*time.Millisecond || n < 10 {
-		run()
-		n++
-	}
-	return float64(time.Since(start).Nanoseconds()) / float64(n)
 }
 
-func report(b *testing.B, start time.Time, n int, fl float64) {
-	ns := float64(time.Since(start).Nanoseconds()) / float64(n)
-	b.ReportMetric(fl, "floor-ns/op")
-	b.ReportMetric(ns/fl, "x-floor")
+// measure runs op b.N times, each beside a run of the floor with the
+// timer stopped, so that both see the same load of the machine, and
+// reports the floor and the ratio.
+func measure(b *testing.B, files [][]byte, searches [][][]byte, op func()) {
+	b.ReportAllocs()
+	var opNs, floorNs time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		op()
+		t1 := time.Now()
+		b.StopTimer()
+		floorRun(files, searches)
+		floorNs += time.Since(t1)
+		b.StartTimer()
+		opNs += t1.Sub(t0)
+	}
+	b.ReportMetric(float64(floorNs.Nanoseconds())/float64(b.N), "floor-ns/op")
+	b.ReportMetric(float64(opNs)/float64(floorNs), "x-floor")
 }
 
 func benchOne(b *testing.B, size, blocks int, outdent bool) {
 	file, n := benchFile(size)
 	content := []byte(file)
 	resp, searches := benchReply("app.py", n, blocks, outdent)
-	fl := floor([][]byte{content}, [][][]byte{searches})
 	want := StrategyExact
 	if outdent {
 		want = StrategyIndent
 	}
 	b.SetBytes(int64(len(content)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, runs := time.Now(), 0
-	for b.Loop() {
+	measure(b, [][]byte{content}, [][][]byte{searches}, func() {
 		res, err := Apply("app.py", content, resp)
 		if err != nil || len(res.Blocks) != blocks || res.Blocks[0].Strategy != want || res.Diff == "" {
 			b.Fatalf("err %v, %d blocks", err, len(res.Blocks))
 		}
-		runs++
-	}
-	report(b, start, runs, fl)
+	})
 }
 
 func sizeName(size int) string {
@@ -143,17 +143,12 @@ func BenchmarkMultiFile(b *testing.B) {
 		resp.WriteString(r)
 		files, searches = append(files, tree[p]), append(searches, s)
 	}
-	fl := floor(files, searches)
 	b.SetBytes(10 * 100 << 10)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, runs := time.Now(), 0
-	for b.Loop() {
-		cs, err := applySetBench(tree, resp.String())
+	reply := resp.String()
+	measure(b, files, searches, func() {
+		cs, err := applySetBench(tree, reply)
 		if err != nil || cs != 10 {
 			b.Fatalf("err %v, %d files", err, cs)
 		}
-		runs++
-	}
-	report(b, start, runs, fl)
+	})
 }

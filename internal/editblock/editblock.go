@@ -1,5 +1,7 @@
 // Package editblock reads and applies edits in Aider's SEARCH/REPLACE
-// format, and unified diffs, to one file.
+// format, and unified diffs, to one file (Apply) or to a project tree
+// (ApplySet: several files, new files, DELETE and RENAME lines, all or
+// nothing, with a git-style diff).
 //
 // It accepts every form Aider accepts and applies blocks with Aider's
 // cascade (exact; a uniform leading-white-space offset with the REPLACE
@@ -12,10 +14,16 @@
 // that names the near misses.
 //
 // A refusal is an *Error whose text is written to go back to the model.
+//
+// Cost: an exact or re-indented block is found on the file's bytes
+// (bytes.Index on line boundaries; from a file's second block on, line
+// hashes); the line structures of the rest of the cascade are built only
+// for a block that needs them (see doc.go).
 package editblock
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -84,6 +92,11 @@ func ApplyDirect(path string, content []byte, instruction string) (Result, error
 // failed blocks, as it is told, completes the edit. The diff and the
 // content of the result are relative to the original content.
 func Resume(prev *Error, response string) (Result, error) {
+	if prev.state == nil {
+		// A change set's refusal: a change set applies whole, so the next
+		// reply is applied to the tree again (ApplySet), not resumed.
+		return Result{}, fault.AsPermanent(fmt.Errorf("%w: this refusal cannot be resumed: apply the corrected reply to the project again", fault.ErrInvalid))
+	}
 	return apply(prev.Path, prev.orig, prev.state.clone(), response, false)
 }
 

@@ -142,13 +142,13 @@ func (e *Error) render() {
 	switch {
 	case e.Malformed != "":
 		fmt.Fprintf(&b, "The reply could not be read as SEARCH/REPLACE blocks, so %s:\n%s\n", unchanged, e.Malformed)
-		b.WriteString(formatReminder)
+		b.WriteString(e.reminder())
 	case e.NoBlocks:
 		fmt.Fprintf(&b, "No SEARCH/REPLACE block was found in the reply, so %s.\n", unchanged)
 		for _, n := range e.NearMisses {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
-		b.WriteString(formatReminder)
+		b.WriteString(e.reminder())
 	default:
 		total := len(e.Failures) + len(e.Applied)
 		fmt.Fprintf(&b, "%s of %d failed, so %s (every block must apply).\n",
@@ -204,6 +204,18 @@ func (e *Error) render() {
 	}
 	e.report = strings.TrimRight(b.String(), "\n")
 }
+
+func (e *Error) reminder() string {
+	if e.set {
+		return formatReminder + setReminder
+	}
+	return formatReminder
+}
+
+const setReminder = `
+To delete or rename a file, write one line for it, outside any block:
+<<<<<<< DELETE path/to/file
+<<<<<<< RENAME old/path -> new/path`
 
 const formatReminder = `
 Give every change as a SEARCH/REPLACE block:

@@ -217,3 +217,17 @@ func checkGitApply(t *testing.T, in map[string]string, diff string, want map[str
 	}
 	checkTrees(t, got, want)
 }
+
+// A change set's refusal is not resumed (a change set applies whole): Resume
+// says so instead of failing on a missing state.
+func TestResumeOfChangeSetRefusal(t *testing.T) {
+	t.Parallel()
+	_, err := ApplySet(MapTree{"a.py": []byte("a\n")}, "a.py\n<<<<<<< SEARCH\nb\n=======\nc\n>>>>>>> REPLACE\n")
+	e := AsError(err)
+	if e == nil {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	if _, err := Resume(e, "a.py\n<<<<<<< SEARCH\na\n=======\nc\n>>>>>>> REPLACE\n"); err == nil || !strings.Contains(err.Error(), "cannot be resumed") {
+		t.Fatalf("Resume: %v", err)
+	}
+}
