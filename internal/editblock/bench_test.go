@@ -31,9 +31,16 @@ func benchFile(size int) (string, int) {
 }
 
 // benchReply has blocks spread over the file's n lines, each replacing two
-// body lines; outdent writes the SEARCH and REPLACE lines without their
-// indentation (a whitespace-tolerant match).
+// body lines in the middle of its share of the file; outdent writes the
+// SEARCH and REPLACE lines without their indentation (a whitespace-tolerant
+// match).
 func benchReply(path string, n, blocks int, outdent bool) (string, [][]byte) {
+	return benchReplyAt(path, n, blocks, outdent, false)
+}
+
+// benchReplyAt with top puts the first block at the top of the file
+// instead (line 4), where the floor finds it without reading the file.
+func benchReplyAt(path string, n, blocks int, outdent, top bool) (string, [][]byte) {
 	var r strings.Builder
 	var searches [][]byte
 	ind := "    "
@@ -41,7 +48,10 @@ func benchReply(path string, n, blocks int, outdent bool) (string, [][]byte) {
 		ind = ""
 	}
 	for i := range blocks {
-		k := (i*n)/blocks + 3
+		k := ((2*i + 1) * n) / (2 * blocks)
+		if top {
+			k = (i*n)/blocks + 3
+		}
 		if k%8 == 0 || (k+1)%8 == 0 {
 			k += 2
 		}
@@ -87,10 +97,12 @@ func measure(b *testing.B, files [][]byte, searches [][][]byte, op func()) {
 	b.ReportMetric(float64(opNs)/float64(floorNs), "x-floor")
 }
 
-func benchOne(b *testing.B, size, blocks int, outdent bool) {
+func benchOne(b *testing.B, size, blocks int, outdent bool) { benchAt(b, size, blocks, outdent, false) }
+
+func benchAt(b *testing.B, size, blocks int, outdent, top bool) {
 	file, n := benchFile(size)
 	content := []byte(file)
-	resp, searches := benchReply("app.py", n, blocks, outdent)
+	resp, searches := benchReplyAt("app.py", n, blocks, outdent, top)
 	want := StrategyExact
 	if outdent {
 		want = StrategyIndent
@@ -126,6 +138,15 @@ func BenchmarkTolerant(b *testing.B) {
 		for _, blocks := range []int{1, 5, 20} {
 			b.Run(fmt.Sprintf("%s/%dblocks", sizeName(size), blocks), func(b *testing.B) { benchOne(b, size, blocks, true) })
 		}
+	}
+}
+
+// BenchmarkExactTop: one block at the top of the file. The floor finds it
+// at once and only copies the file; the engine must read the whole file to
+// know that the SEARCH text occurs once, so this is the worst ratio.
+func BenchmarkExactTop(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(sizeName(size), func(b *testing.B) { benchAt(b, size, 1, false, true) })
 	}
 }
 
