@@ -362,18 +362,18 @@ func (d *doc) bytes() []byte {
 	if !d.fast {
 		return d.slow.bytes()
 	}
-	size := len(d.orig)
-	for _, e := range d.edits {
-		size += len(e.repl) - (e.e - e.s)
-	}
-	out := make([]byte, 0, size)
+	// bytes.Join allocates without zeroing the memory it then fills.
+	pieces := make([][]byte, 0, 2*len(d.edits)+1)
 	at := 0
 	for _, e := range d.edits {
-		out = append(out, d.orig[at:e.s]...)
-		out = append(out, e.repl...)
+		pieces = append(pieces, d.orig[at:e.s], e.repl)
 		at = e.e
 	}
-	return append(out, d.orig[at:]...)
+	out := bytes.Join(append(pieces, d.orig[at:]), nil)
+	if out == nil {
+		out = []byte{}
+	}
+	return out
 }
 
 // finish fills in the Line of the fast path's reports (kept as
