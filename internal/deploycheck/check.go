@@ -184,6 +184,12 @@ func lookup(env map[string]EnvVar) func(string) (string, bool) {
 			return "postgres://devbot@db.invalid:6543/postgres", true
 		case name == "API_KEY_ENCRYPTION_KEY":
 			return base64.StdEncoding.EncodeToString(make([]byte, 32)), true
+		case name == "SUPABASE_KEY": // config checks the keys' kinds by prefix
+			return "sb_secret_placeholder", true
+		case name == "STRIPE_SECRET_KEY":
+			return "sk_test_placeholder", true
+		case name == "STRIPE_WEBHOOK_SECRET":
+			return "whsec_placeholder", true
 		case strings.HasSuffix(name, "_URL"):
 			return "https://placeholder.invalid", true
 		}
