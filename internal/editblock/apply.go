@@ -38,7 +38,7 @@ type miss struct {
 // kmp calls yield for each occurrence of pat in s, in order, until it
 // returns false. Linear in len(s)+len(pat), so repetitive files cost no
 // more than others.
-func kmp(s, pat []int32, yield func(pos int) bool) {
+func kmp[T comparable](s, pat []T, yield func(pos int) bool) {
 	m := len(pat)
 	if m == 0 || m > len(s) {
 		return

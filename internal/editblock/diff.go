@@ -180,9 +180,17 @@ func Diff(path string, old, new []byte) string {
 	}
 	a, b := rawLines(string(old)), rawLines(string(new))
 	ops := lineDiff(a, b)
-	const ctx = 3
 	var out strings.Builder
 	fmt.Fprintf(&out, "--- a/%s\n+++ b/%s\n", path, path)
+	writeHunks(&out, ops, a, b, 0, 0)
+	return out.String()
+}
+
+// writeHunks writes the hunks of the edit script ops from a to b, with
+// three lines of context; aOff and bOff are the line numbers (0-based) of
+// a[0] and b[0] in the files, when a and b are windows of them.
+func writeHunks(out *strings.Builder, ops []op, a, b []string, aOff, bOff int) {
+	const ctx = 3
 	for i := 0; i < len(ops); {
 		if ops[i].kind == opEq {
 			i++
@@ -210,13 +218,12 @@ func Diff(path string, old, new []byte) string {
 			end = min(end+ctx, len(ops))
 			break
 		}
-		writeHunk(&out, ops[start:end], a, b)
+		writeHunk(out, ops[start:end], a, b, aOff, bOff)
 		i = end
 	}
-	return out.String()
 }
 
-func writeHunk(out *strings.Builder, ops []op, a, b []string) {
+func writeHunk(out *strings.Builder, ops []op, a, b []string, aOff, bOff int) {
 	var oldN, newN int
 	oldStart, newStart := -1, -1
 	for _, o := range ops {
@@ -245,6 +252,8 @@ func writeHunk(out *strings.Builder, ops []op, a, b []string) {
 	} else {
 		newStart++
 	}
+	oldStart += aOff
+	newStart += bOff
 	fmt.Fprintf(out, "@@ -%d,%d +%d,%d @@\n", oldStart, oldN, newStart, newN)
 	line := func(prefix byte, s string) {
 		out.WriteByte(prefix)

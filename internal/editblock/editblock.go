@@ -1,5 +1,7 @@
 // Package editblock reads and applies edits in Aider's SEARCH/REPLACE
-// format, and unified diffs, to one file.
+// format, and unified diffs, to one file (Apply) or to a project tree
+// (ApplySet: several files, new files, DELETE and RENAME lines, all or
+// nothing, with a git-style diff).
 //
 // It accepts every form Aider accepts and applies blocks with Aider's
 // cascade (exact; a uniform leading-white-space offset with the REPLACE
@@ -12,10 +14,16 @@
 // that names the near misses.
 //
 // A refusal is an *Error whose text is written to go back to the model.
+//
+// Cost: an exact or re-indented block is found on the file's bytes
+// (bytes.Index on line boundaries; from a file's second block on, line
+// hashes); the line structures of the rest of the cascade are built only
+// for a block that needs them (see doc.go).
 package editblock
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -44,7 +52,7 @@ type BlockReport struct {
 // then an *Error (classified permanent) whose text is the report for the
 // model. A reply without blocks is refused.
 func Apply(path string, content []byte, response string) (Result, error) {
-	return apply(path, content, newText(content, newTable(1024)), response, false)
+	return apply(path, content, newDoc(path, content), response, false)
 }
 
 // IsDirect reports whether an instruction already carries the edit: a
@@ -74,7 +82,7 @@ func HasBlocks(text string) bool {
 // unified diff, whose hunks must match their context exactly.
 func ApplyDirect(path string, content []byte, instruction string) (Result, error) {
 	if HasBlocks(instruction) {
-		return apply(path, content, newText(content, newTable(1024)), instruction, true)
+		return apply(path, content, newDoc(path, content), instruction, true)
 	}
 	return applyUnified(path, content, instruction)
 }
@@ -84,12 +92,17 @@ func ApplyDirect(path string, content []byte, instruction string) (Result, error
 // failed blocks, as it is told, completes the edit. The diff and the
 // content of the result are relative to the original content.
 func Resume(prev *Error, response string) (Result, error) {
+	if prev.state == nil {
+		// A change set's refusal: a change set applies whole, so the next
+		// reply is applied to the tree again (ApplySet), not resumed.
+		return Result{}, fault.AsPermanent(fmt.Errorf("%w: this refusal cannot be resumed: apply the corrected reply to the project again", fault.ErrInvalid))
+	}
 	return apply(prev.Path, prev.orig, prev.state.clone(), response, false)
 }
 
 var hunkHeader = regexp.MustCompile(`^@@ -\d+(,\d+)? \+\d+(,\d+)? @@`)
 
-func apply(path string, orig []byte, t *text, response string, impliedName bool) (Result, error) {
+func apply(path string, orig []byte, t *doc, response string, impliedName bool) (Result, error) {
 	blocks, near, bad := parse(response, path, impliedName)
 	e := &Error{Path: path, orig: orig, state: t}
 	switch {
@@ -106,22 +119,21 @@ func apply(path string, orig []byte, t *text, response string, impliedName bool)
 		return Result{}, fault.AsPermanent(e)
 	}
 	work := t.clone()
-	var reports []BlockReport
+	before := len(work.reps) // a resumed edit's earlier blocks are not this reply's
 	for i := range blocks {
-		rep, fail := work.applyBlock(&blocks[i], path)
-		if fail != nil {
+		if _, fail := work.apply(&blocks[i]); fail != nil {
 			e.Failures = append(e.Failures, *fail)
-			continue
 		}
-		reports = append(reports, rep)
 	}
+	work.finish()
+	reports := append([]BlockReport(nil), work.reps[before:]...)
 	if len(e.Failures) > 0 {
 		e.Applied, e.state = reports, work
 		e.render()
 		return Result{}, fault.AsPermanent(e)
 	}
 	content := work.bytes()
-	return Result{Content: content, Diff: Diff(path, orig, content), Blocks: reports}, nil
+	return Result{Content: content, Diff: work.diff(content), Blocks: reports}, nil
 }
 
 // AsError returns the *Error in err's chain, or nil.

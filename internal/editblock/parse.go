@@ -14,7 +14,18 @@ type block struct {
 	other    bool     // the name designates another file than the one edited
 	body     []string // the lines between the SEARCH and the REPLACE markers
 	dividers []int    // indices in body of the lines that can be the divider
+	above    []string // the (up to 3) reply lines above the SEARCH marker
+	create   bool     // the SEARCH section is empty (the line after the marker is a divider)
+
+	op string // "" for a SEARCH/REPLACE block; opDelete or opRename for a directive
+	to string // a rename's new path
 }
+
+// Directives, in a change set's reply.
+const (
+	opDelete = "delete"
+	opRename = "rename"
+)
 
 // split returns the SEARCH and REPLACE lines for divider candidate d.
 func (b *block) split(d int) (search, replace []string) {
@@ -112,11 +123,6 @@ func isShellFence(tr string) bool {
 // own direct edit), where a model's reply must name the file.
 func parse(reply, target string, impliedName bool) ([]block, []string, *malformed) {
 	lines := splitLines(reply)
-	var (
-		blocks  []block
-		near    []string
-		current string
-	)
 	trimmed := func(i int) string {
 		if i < 0 || i >= len(lines) {
 			return ""
@@ -133,8 +139,56 @@ func parse(reply, target string, impliedName bool) ([]block, []string, *malforme
 			break
 		}
 	}
+	name := func(above []string, create bool, current string) (string, bool) {
+		floor := least
+		if create && floor < matchBase {
+			// An empty SEARCH creates a file: a close spelling is another
+			// file (file2.txt next to file1.txt), as Aider also decides.
+			floor = matchBase
+		}
+		name, other := findName(above, target, floor)
+		switch {
+		case name != "":
+			return name, other
+		case current != "":
+			return current, current != target
+		case impliedName:
+			return target, false
+		}
+		return "", false
+	}
+	return scan(lines, name, false)
+}
+
+// namer resolves a block's file name from the lines above it; current is
+// the previous block's. "" means the block names none.
+type namer func(above []string, create bool, current string) (name string, other bool)
+
+// scan reads the blocks of a reply's lines, naming each with name. With
+// directives, DELETE and RENAME lines outside blocks are read too.
+func scan(lines []string, name namer, directives bool) ([]block, []string, *malformed) {
+	var (
+		blocks  []block
+		near    []string
+		current string
+	)
+	trimmed := func(i int) string {
+		if i < 0 || i >= len(lines) {
+			return ""
+		}
+		return strings.TrimSpace(lines[i])
+	}
 	for i := 0; i < len(lines); i++ {
 		tr := trimmed(i)
+		if directives {
+			if d, bad := directive(tr, i+1, len(blocks)+1); bad != nil {
+				return nil, near, bad
+			} else if d != nil {
+				blocks = append(blocks, *d)
+				current = ""
+				continue
+			}
+		}
 		if isShellFence(tr) && !isHead(trimmed(i+1)) && !isHead(trimmed(i+2)) {
 			// A command suggestion: its content is not an edit.
 			for i++; i < len(lines) && !isFence(trimmed(i)); i++ {
@@ -153,22 +207,9 @@ func parse(reply, target string, impliedName bool) ([]block, []string, *malforme
 			}
 			continue
 		}
-		b := block{n: len(blocks) + 1, line: i + 1}
-		floor := least
-		if isDivider(trimmed(i+1)) && floor < matchBase {
-			// An empty SEARCH creates a file: a close spelling is another
-			// file (file2.txt next to file1.txt), as Aider also decides.
-			floor = matchBase
-		}
-		name, other := findName(lines[max(0, i-3):i], target, floor)
-		switch {
-		case name != "":
-			b.name, b.other = name, other
-		case current != "":
-			b.name, b.other = current, current != target
-		case impliedName:
-			b.name = target
-		default:
+		b := block{n: len(blocks) + 1, line: i + 1, above: lines[max(0, i-3):i], create: isDivider(trimmed(i + 1))}
+		b.name, b.other = name(b.above, b.create, current)
+		if b.name == "" {
 			return nil, near, &malformed{line: i + 1, text: tr, reason: fmt.Sprintf(
 				"block %d has no file name: put the file's path alone on the line before the opening fence", b.n)}
 		}
@@ -243,6 +284,9 @@ func nameCandidates(above []string) []string {
 		}
 		if isHead(tr) || isDivider(tr) || isUpdated(tr) {
 			break
+		}
+		if d, bad := directive(tr, 0, 0); d != nil || bad != nil {
+			break // a DELETE or RENAME line names its own files, not the block's
 		}
 		if c := cleanName(tr); c != "" && c != "..." {
 			cands = append(cands, c)
@@ -423,4 +467,39 @@ func hasSourceExt(name string) bool {
 		return true
 	}
 	return false
+}
+
+// directive reads a DELETE or RENAME line of a change set's reply:
+//
+//	<<<<<<< DELETE path/to/file
+//	<<<<<<< RENAME old/path -> new/path
+//
+// (5 to 9 '<', as a SEARCH marker). A path cannot hold '>', so the arrow is
+// unambiguous. It returns nil for any other line.
+func directive(tr string, line, n int) (*block, *malformed) {
+	if len(tr) > 2 && tr[0] == '`' && tr[len(tr)-1] == '`' {
+		tr = strings.TrimSpace(strings.Trim(tr, "`")) // `<<<<<<< DELETE x`
+	}
+	k := markerRun(tr, '<')
+	if k < 5 || k > 9 || len(tr) == k || tr[k] != ' ' {
+		return nil, nil
+	}
+	word, rest, _ := strings.Cut(strings.TrimSpace(tr[k:]), " ")
+	rest = strings.TrimSpace(rest)
+	switch word {
+	case "DELETE":
+		p := cleanName(rest)
+		if p == "" {
+			return nil, &malformed{line: line, text: tr, reason: "a DELETE line names the file to delete: <<<<<<< DELETE path/to/file"}
+		}
+		return &block{n: n, line: line, op: opDelete, name: p}, nil
+	case "RENAME":
+		from, to, ok := strings.Cut(rest, "->")
+		from, to = cleanName(from), cleanName(to)
+		if !ok || from == "" || to == "" {
+			return nil, &malformed{line: line, text: tr, reason: "a RENAME line names the file and its new path: <<<<<<< RENAME old/path -> new/path"}
+		}
+		return &block{n: n, line: line, op: opRename, name: from, to: to}, nil
+	}
+	return nil, nil
 }

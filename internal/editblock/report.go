@@ -15,6 +15,7 @@ type Failure struct {
 	ReplyLine int    // line of its SEARCH marker in the reply
 	Reason    string // why, in words meant for the model
 	OtherFile string // the file the block names, when it is not the file edited
+	Path      string // in a change set, the file the block was for ("" when it names none)
 
 	search, replace []string
 	dividers        int
@@ -39,7 +40,8 @@ type Error struct {
 	NearMisses []string
 
 	report string
-	state  *text  // content with the applied blocks, for Resume
+	set    bool   // a change set's refusal: Path is "" and each failure has its own
+	state  *doc   // content with the applied blocks, for Resume
 	orig   []byte // the content the edit started from
 }
 
@@ -133,22 +135,40 @@ func plural(n int, one, many string) string {
 // render writes the report.
 func (e *Error) render() {
 	var b strings.Builder
+	// What was not changed: the file, or for a change set every file.
+	unchanged := e.Path + " was not changed"
+	if e.set {
+		unchanged = "no file was changed"
+	}
 	switch {
 	case e.Malformed != "":
-		fmt.Fprintf(&b, "The reply could not be read as SEARCH/REPLACE blocks, so %s was not changed:\n%s\n", e.Path, e.Malformed)
-		b.WriteString(formatReminder)
+		fmt.Fprintf(&b, "The reply could not be read as SEARCH/REPLACE blocks, so %s:\n%s\n", unchanged, e.Malformed)
+		b.WriteString(e.reminder())
 	case e.NoBlocks:
-		fmt.Fprintf(&b, "No SEARCH/REPLACE block was found in the reply, so %s was not changed.\n", e.Path)
+		fmt.Fprintf(&b, "No SEARCH/REPLACE block was found in the reply, so %s.\n", unchanged)
 		for _, n := range e.NearMisses {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
-		b.WriteString(formatReminder)
+		b.WriteString(e.reminder())
 	default:
 		total := len(e.Failures) + len(e.Applied)
-		fmt.Fprintf(&b, "%s of %d failed, so %s was not changed (every block must apply).\n",
-			plural(len(e.Failures), "SEARCH/REPLACE block", "SEARCH/REPLACE blocks"), total, e.Path)
+		fmt.Fprintf(&b, "%s of %d failed, so %s (every block must apply).\n",
+			plural(len(e.Failures), "SEARCH/REPLACE block", "SEARCH/REPLACE blocks"), total, unchanged)
 		for _, f := range e.Failures {
-			fmt.Fprintf(&b, "\n## Block %d (line %d of the reply): %s\n", f.Block, f.ReplyLine, f.Reason)
+			path := e.Path
+			if e.set {
+				path = f.Path
+				file := f.Path
+				if file == "" {
+					file = "no file"
+				}
+				fmt.Fprintf(&b, "\n## Block %d (line %d of the reply), %s: %s\n", f.Block, f.ReplyLine, file, f.Reason)
+			} else {
+				fmt.Fprintf(&b, "\n## Block %d (line %d of the reply): %s\n", f.Block, f.ReplyLine, f.Reason)
+			}
+			if e.set && f.search == nil && f.replace == nil {
+				continue // a directive, or a block that names no file: the reason says it all
+			}
 			fence := fenceFor(f.search, f.replace)
 			fmt.Fprintf(&b, "%s\n<<<<<<< SEARCH\n", fence)
 			for _, l := range f.search {
@@ -162,10 +182,10 @@ func (e *Error) render() {
 			if f.near != nil {
 				fence := fenceFor(f.near.lines)
 				fmt.Fprintf(&b, "\nDid you mean to match these lines of %s (from line %d)?\n%s\n%s\n%s\n",
-					e.Path, f.near.line, fence, strings.Join(f.near.lines, "\n"), fence)
+					path, f.near.line, fence, strings.Join(f.near.lines, "\n"), fence)
 			}
 			if f.replacePresent {
-				fmt.Fprintf(&b, "\nThe REPLACE lines are already in %s: is this change already made?\n", e.Path)
+				fmt.Fprintf(&b, "\nThe REPLACE lines are already in %s: is this change already made?\n", path)
 			}
 			if f.dividers > 1 {
 				fmt.Fprintf(&b, "\nThis block has %d lines of '=' between its markers; none of its readings matched.\n", f.dividers)
@@ -185,6 +205,18 @@ func (e *Error) render() {
 	}
 	e.report = strings.TrimRight(b.String(), "\n")
 }
+
+func (e *Error) reminder() string {
+	if e.set {
+		return formatReminder + setReminder
+	}
+	return formatReminder
+}
+
+const setReminder = `
+To delete or rename a file, write one line for it, outside any block:
+<<<<<<< DELETE path/to/file
+<<<<<<< RENAME old/path -> new/path`
 
 const formatReminder = `
 Give every change as a SEARCH/REPLACE block:

@@ -173,7 +173,7 @@ func applyUnified(path string, content []byte, diff string) (Result, error) {
 		reports = append(reports, rep)
 	}
 	if len(e.Failures) > 0 {
-		e.Applied, e.state = reports, t
+		e.Applied, e.state = reports, slowDoc(path, content, t)
 		e.render()
 		return Result{}, fault.AsPermanent(e)
 	}

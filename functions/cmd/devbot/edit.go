@@ -21,9 +21,17 @@ import (
 
 func init() {
 	register("edit", command{
-		summary: "apply a model's SEARCH/REPLACE reply (or ask the model) to a file",
+		summary: "apply a model's SEARCH/REPLACE reply (or ask the model) to a file or a directory tree",
 		usage: `devbot edit --file PATH --response FILE [--diff] [--name NAME]
 devbot edit --file PATH --instruction "..." [--diff] [--name NAME]
+devbot edit --dir DIR --response FILE [--diff]
+
+--dir applies a reply whose blocks may edit, create, delete and rename several
+files of the tree at DIR (paths relative to DIR; see the DELETE and RENAME lines
+of the change-set prompt). Every block must apply and every file be written, or
+nothing under DIR changes: a refusal prints its report on standard error and
+exits with status 1. The changes are listed on standard output; with --diff, a
+git-style diff of all of them is printed instead and nothing is written.
 
 --response FILE applies a reply in Aider's SEARCH/REPLACE format (or a unified
 diff); FILE "-" is standard input. It needs no configuration.
@@ -46,6 +54,7 @@ func edit(ctx context.Context, e env, args []string) error {
 	fset := flag.NewFlagSet("edit", flag.ContinueOnError)
 	fset.SetOutput(e.stderr)
 	file := fset.String("file", "", "the file to edit")
+	dir := fset.String("dir", "", "the directory tree to edit (a multi-file reply)")
 	response := fset.String("response", "", "a file holding the model's reply (- for standard input)")
 	instruction := fset.String("instruction", "", "what to change (asks the model)")
 	name := fset.String("name", "", "the path the file is known by (default: --file)")
@@ -54,8 +63,14 @@ func edit(ctx context.Context, e env, args []string) error {
 		return usageError(err.Error())
 	}
 	switch {
-	case *file == "":
-		return usageError("--file is required")
+	case *dir != "" && (*file != "" || *name != "" || *instruction != ""):
+		return usageError("--dir takes --response (and --diff) only")
+	case *dir != "" && *response == "":
+		return usageError("--dir needs --response")
+	case *dir != "" && fset.NArg() == 0:
+		return editDir(e, *dir, *response, *diff)
+	case *file == "" && *dir == "":
+		return usageError("--file or --dir is required")
 	case (*response == "") == (*instruction == ""):
 		return usageError("give exactly one of --response and --instruction")
 	case fset.NArg() > 0:

@@ -2,6 +2,9 @@
 // whose sections ("-- name flags --") hold a file, a model's reply and the
 // expected outcome. A section's flags set bytes a text file cannot show:
 // "noeol" drops its final newline, "crlf" turns its line endings into CRLF.
+// A multi-file case (testdata/multi) names its files "in/PATH" (the tree
+// before) and "out/PATH" (the whole tree after; a file missing there was
+// deleted).
 package editblocktest
 
 import (
@@ -47,4 +50,16 @@ func Sections(data []byte) (map[string]string, error) {
 	}
 	flush()
 	return out, err
+}
+
+// Tree returns the files of a multi-file case: the sections named
+// prefix+PATH ("in/app.py", "out/app.py"), by PATH.
+func Tree(sections map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for name, s := range sections {
+		if p, ok := strings.CutPrefix(name, prefix); ok && p != "" {
+			out[p] = s
+		}
+	}
+	return out
 }

@@ -1,0 +1,175 @@
+package editblock
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The benchmarks of the README's Benchmarks section. Each reports, beside
+// its own cost, a floor measured in the same run: finding every SEARCH
+// text with bytes.Index and copying the file once (floor-ns/op), and the
+// ratio to it (x-floor). Targets: exact blocks within 3x of the floor,
+// whitespace-tolerant ones within 10x, memory under 3x the file size.
+
+// benchFile is about size bytes of Python-like code: indented bodies, every
+// line distinct.
+func benchFile(size int) (string, int) {
+	var b strings.Builder
+	n := 0
+	for b.Len() < size {
+		if n%8 == 0 {
+			fmt.Fprintf(&b, "def handler_%06d(request, n):\n", n)
+		} else {
+			fmt.Fprintf(&b, "    value_%06d = compute(request, n * %d)\n", n, n)
+		}
+		n++
+	}
+	return b.String(), n
+}
+
+// benchReply has blocks spread over the file's n lines, each replacing two
+// body lines in the middle of its share of the file; outdent writes the
+// SEARCH and REPLACE lines without their indentation (a whitespace-tolerant
+// match).
+func benchReply(path string, n, blocks int, outdent bool) (string, [][]byte) {
+	return benchReplyAt(path, n, blocks, outdent, false)
+}
+
+// benchReplyAt with top puts the first block at the top of the file
+// instead (line 4), where the floor finds it without reading the file.
+func benchReplyAt(path string, n, blocks int, outdent, top bool) (string, [][]byte) {
+	var r strings.Builder
+	var searches [][]byte
+	ind := "    "
+	if outdent {
+		ind = ""
+	}
+	for i := range blocks {
+		k := ((2*i + 1) * n) / (2 * blocks)
+		if top {
+			k = (i*n)/blocks + 3
+		}
+		if k%8 == 0 || (k+1)%8 == 0 {
+			k += 2
+		}
+		s := fmt.Sprintf("%svalue_%06d = compute(request, n * %d)\n%svalue_%06d = compute(request, n * %d)\n", ind, k, k, ind, k+1, k+1)
+		searches = append(searches, []byte(s))
+		fmt.Fprintf(&r, "%s\n```python\n<<<<<<< SEARCH\n%s=======\n%svalue_%06d = compute(request, n + %d)\n>>>>>>> REPLACE\n```\n\n", path, s, ind, k, k)
+	}
+	return r.String(), searches
+}
+
+var floorSink int
+
+// floorRun finds every SEARCH text in the file(s) with bytes.Index and
+// copies each file once.
+func floorRun(files [][]byte, searches [][][]byte) {
+	for i, f := range files {
+		for _, s := range searches[i] {
+			floorSink += bytes.Index(f, s)
+		}
+		out := make([]byte, len(f))
+		floorSink += copy(out, f)
+	}
+}
+
+// measure runs op b.N times, each beside a run of the floor with the
+// timer stopped, so that both see the same load of the machine, and
+// reports the floor and the ratio.
+func measure(b *testing.B, files [][]byte, searches [][][]byte, op func()) {
+	b.ReportAllocs()
+	var opNs, floorNs time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		op()
+		opNs += time.Since(t0)
+		b.StopTimer() // (it reads the memory statistics: not part of either time)
+		t1 := time.Now()
+		floorRun(files, searches)
+		floorNs += time.Since(t1)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(floorNs.Nanoseconds())/float64(b.N), "floor-ns/op")
+	b.ReportMetric(float64(opNs)/float64(floorNs), "x-floor")
+}
+
+func benchOne(b *testing.B, size, blocks int, outdent bool) { benchAt(b, size, blocks, outdent, false) }
+
+func benchAt(b *testing.B, size, blocks int, outdent, top bool) {
+	file, n := benchFile(size)
+	content := []byte(file)
+	resp, searches := benchReplyAt("app.py", n, blocks, outdent, top)
+	want := StrategyExact
+	if outdent {
+		want = StrategyIndent
+	}
+	b.SetBytes(int64(len(content)))
+	measure(b, [][]byte{content}, [][][]byte{searches}, func() {
+		res, err := Apply("app.py", content, resp)
+		if err != nil || len(res.Blocks) != blocks || res.Blocks[0].Strategy != want || res.Diff == "" {
+			b.Fatalf("err %v, %d blocks", err, len(res.Blocks))
+		}
+	})
+}
+
+func sizeName(size int) string {
+	if size >= 1<<20 {
+		return fmt.Sprintf("%dMiB", size>>20)
+	}
+	return fmt.Sprintf("%dKiB", size>>10)
+}
+
+var benchSizes = []int{64 << 10, 256 << 10, 1 << 20, 4 << 20}
+
+func BenchmarkExact(b *testing.B) {
+	for _, size := range benchSizes {
+		for _, blocks := range []int{1, 5, 20, 100} {
+			b.Run(fmt.Sprintf("%s/%dblocks", sizeName(size), blocks), func(b *testing.B) { benchOne(b, size, blocks, false) })
+		}
+	}
+}
+
+func BenchmarkTolerant(b *testing.B) {
+	for _, size := range benchSizes {
+		for _, blocks := range []int{1, 5, 20} {
+			b.Run(fmt.Sprintf("%s/%dblocks", sizeName(size), blocks), func(b *testing.B) { benchOne(b, size, blocks, true) })
+		}
+	}
+}
+
+// BenchmarkExactTop: one block at the top of the file. The floor finds it
+// at once and only copies the file; the engine must read the whole file to
+// know that the SEARCH text occurs once, so this is the worst ratio.
+func BenchmarkExactTop(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(sizeName(size), func(b *testing.B) { benchAt(b, size, 1, false, true) })
+	}
+}
+
+// BenchmarkMultiFile: 10 files of 100 KiB, 3 exact blocks each, in one reply.
+func BenchmarkMultiFile(b *testing.B) {
+	tree := MapTree{}
+	var files [][]byte
+	var searches [][][]byte
+	var resp strings.Builder
+	for i := range 10 {
+		file, n := benchFile(100 << 10)
+		p := fmt.Sprintf("pkg/mod%d.py", i)
+		tree[p] = []byte(file)
+		r, s := benchReply(p, n, 3, false)
+		resp.WriteString(r)
+		files, searches = append(files, tree[p]), append(searches, s)
+	}
+	b.SetBytes(10 * 100 << 10)
+	reply := resp.String()
+	measure(b, files, searches, func() {
+		cs, err := applySetBench(tree, reply)
+		if err != nil || cs != 10 {
+			b.Fatalf("err %v, %d files", err, cs)
+		}
+	})
+}

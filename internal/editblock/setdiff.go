@@ -1,0 +1,121 @@
+package editblock
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// changes lists what the reply did to each file, with the diffs.
+func (s *setState) changes(cs *ChangeSet) error {
+	at := map[string]string{} // origin -> current path
+	for p, e := range s.cur {
+		if e.origin != "" {
+			at[e.origin] = p
+		}
+	}
+	var out []FileChange
+	for _, origin := range s.tree.Paths() {
+		p, kept := at[origin]
+		e := s.cur[p]
+		switch {
+		case !kept:
+			old, err := s.read(origin)
+			if err != nil {
+				return err
+			}
+			if ne, ok := s.cur[origin]; ok && ne.origin == "" {
+				// Deleted, then created again: one file, modified.
+				content := ne.d.bytes()
+				if string(content) != string(old) {
+					out = append(out, FileChange{Op: Modified, Path: origin, OldPath: origin, Old: old, New: content})
+				}
+				continue
+			}
+			out = append(out, FileChange{Op: Deleted, Path: origin, OldPath: origin, Old: old})
+		case p != origin || e.d != nil:
+			old, err := s.read(origin)
+			if err != nil {
+				return err
+			}
+			content := old
+			if e.d != nil {
+				content = e.d.bytes()
+			}
+			switch {
+			case p != origin:
+				out = append(out, FileChange{Op: Renamed, Path: p, OldPath: origin, Old: old, New: content})
+			case string(content) != string(old):
+				fc := FileChange{Op: Modified, Path: p, OldPath: origin, Old: old, New: content}
+				if e.d.fast {
+					// The fast path's diff looks only around its spans.
+					fc.Diff = gitHeader(fc) + e.d.diff(content)
+				}
+				out = append(out, fc)
+			}
+		}
+	}
+	inTree := map[string]bool{}
+	for _, o := range s.tree.Paths() {
+		inTree[o] = true
+	}
+	for p, e := range s.cur {
+		if _, moved := at[p]; e.origin == "" && (!inTree[p] || moved) {
+			// (A tree path neither kept nor moved was deleted and created
+			// again: reported above as modified.)
+			out = append(out, FileChange{Op: Created, Path: p, New: e.d.bytes()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	var all strings.Builder
+	for i := range out {
+		if out[i].Diff == "" {
+			out[i].Diff = gitDiff(out[i])
+		}
+		all.WriteString(out[i].Diff)
+	}
+	cs.Files, cs.Diff = out, all.String()
+	return nil
+}
+
+// gitHeader is the "diff --git" header of a change.
+func gitHeader(fc FileChange) string {
+	switch fc.Op {
+	case Created:
+		return fmt.Sprintf("diff --git a/%s b/%s\nnew file mode 100644\n", fc.Path, fc.Path)
+	case Deleted:
+		return fmt.Sprintf("diff --git a/%s b/%s\ndeleted file mode 100644\n", fc.Path, fc.Path)
+	case Renamed:
+		return fmt.Sprintf("diff --git a/%s b/%s\nrename from %s\nrename to %s\n", fc.OldPath, fc.Path, fc.OldPath, fc.Path)
+	}
+	return fmt.Sprintf("diff --git a/%s b/%s\n", fc.Path, fc.Path)
+}
+
+// gitDiff is one file's part of a change set's diff, as git writes it.
+func gitDiff(fc FileChange) string {
+	h := gitHeader(fc)
+	hunks := stripHeader(Diff(fc.Path, fc.Old, fc.New))
+	if hunks == "" {
+		return h
+	}
+	from, to := "a/"+fc.OldPath, "b/"+fc.Path
+	switch fc.Op {
+	case Created:
+		from = "/dev/null"
+	case Deleted:
+		to = "/dev/null"
+	}
+	return h + "--- " + from + "\n+++ " + to + "\n" + hunks
+}
+
+// stripHeader drops the ---/+++ lines of a Diff.
+func stripHeader(d string) string {
+	for range 2 {
+		if i := strings.IndexByte(d, '\n'); i >= 0 {
+			d = d[i+1:]
+		} else {
+			return ""
+		}
+	}
+	return d
+}
