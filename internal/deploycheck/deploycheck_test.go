@@ -255,6 +255,8 @@ func TestCheckFailsWhenTerraformChanges(t *testing.T) {
 			`devbot-stripe-events-trigger's subscription: OIDC token of "x@y.iam.gserviceaccount.com"`},
 		{"lease too long for the handler timeout", "push", []replace{{file: "variables.tf", old: "concurrency = 8, timeout_seconds = 540", new: "concurrency = 8, timeout_seconds = 60"}},
 			"more than half of HANDLER_TIMEOUT"},
+		{"sweeper leaves the lease to its default", "push", []replace{{file: "locals.tf", old: `env = merge(local.data_env, { REFINE_LEASE = "${var.refine_lease_seconds}s" })`, new: `env = local.data_env`}},
+			"sets no REFINE_LEASE: RefineJobs and the Sweeper must both set it"},
 		{"sweeper and consumer disagree on the lease", "push", []replace{{file: "locals.tf", old: `REFINE_LEASE      = "${var.refine_lease_seconds}s"`, new: `REFINE_LEASE      = "45s"`}},
 			"the sweeper would judge leases by another length"},
 		{"migrate job gone", "push", []replace{{file: "run.tf", old: `args  = ["migrate"]`, new: `args  = ["serve"]`}},

@@ -2,6 +2,8 @@ package deploycheck
 
 import (
 	"time"
+
+	"github.com/devbot-hq/devbot/functions"
 )
 
 // leases: REFINE_LEASE is sized with the handler timeout, and every service
@@ -18,6 +20,10 @@ func (c *checker) leases() {
 		s := c.inf.Services[name]
 		e, ok := s.Env["REFINE_LEASE"]
 		if !ok || !e.Known {
+			if t := s.Target(); t == functions.RefineJobsName || t == functions.SweeperName {
+				// Left to its default, it could disagree with the other's.
+				c.addf("service %s (%s) sets no REFINE_LEASE: RefineJobs and the Sweeper must both set it, to the same length", s.Name, t)
+			}
 			continue
 		}
 		d, err := time.ParseDuration(e.Value)
