@@ -46,11 +46,16 @@ func SetJobProgressMessage(ctx context.Context, q Querier, id, messageID int64) 
 	return nil
 }
 
-// NoteJobRetry records why a delivery handed the job back.
-func NoteJobRetry(ctx context.Context, q Querier, id int64, note string) error {
-	_, err := q.Exec(ctx, `UPDATE refine_jobs SET retry_note = $2 WHERE id = $1 AND state IN ('queued', 'running')`, id, note)
+// NoteJobRetry records why the delivery that claimed attempt handed the job
+// back, and reports whether it did: only while that attempt's job is still
+// running (its lease released or not). false once another delivery claimed
+// the job or the job finished: that delivery's word is stale, and the
+// caller must not tell the user anything either.
+func NoteJobRetry(ctx context.Context, q Querier, id int64, attempt int, note string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET retry_note = $3
+		WHERE id = $1 AND state = 'running' AND attempts = $2`, id, attempt, note)
 	if err != nil {
-		return fmt.Errorf("NoteJobRetry(%d): %w", id, translate(err))
+		return false, fmt.Errorf("NoteJobRetry(%d): %w", id, translate(err))
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }

@@ -155,14 +155,28 @@ func (r *Runner) trouble(err error) string {
 	return "a service I depend on " + how
 }
 
-// noteRetry records why this delivery hands the job back, and says so in
+// retryNoteFor bounds the edit of the "Working on" message into a retry
+// note: the job is handed back already, and the note is cosmetic, so a
+// Bot API call that hangs (the client allows 60 s) must not hold the
+// delivery (and its request slot) for longer than this.
+const retryNoteFor = 5 * time.Second
+
+// noteRetry records why this delivery handed the job back, and says so in
 // the "Working on" message; both are best effort (the redelivery is what
-// matters).
+// matters). Both are fenced by j's attempt: once another delivery claimed
+// the job, or the job finished, the Working message is that delivery's to
+// edit (into the result, with its buttons, a reply recorded as sent that
+// nothing would correct), and this one says nothing.
 func (r *Runner) noteRetry(ctx context.Context, j db.Job, cause error) {
 	ctx = context.WithoutCancel(ctx)
 	note := r.trouble(cause)
-	if err := db.NoteJobRetry(ctx, r.DB.Pool, j.ID, note); err != nil {
+	noted, err := db.NoteJobRetry(ctx, r.DB.Pool, j.ID, j.Attempts, note)
+	if err != nil {
 		r.Logger.WarnContext(ctx, "retry note not recorded", "error", err.Error())
+		return
+	}
+	if !noted {
+		r.Logger.InfoContext(ctx, "retry note not recorded: the job is another delivery's or finished", "attempt", j.Attempts)
 		return
 	}
 	extra, err := db.GetJobReply(ctx, r.DB.Pool, j.ID)
@@ -170,6 +184,8 @@ func (r *Runner) noteRetry(ctx context.Context, j db.Job, cause error) {
 	if err != nil || !ok || extra.ProgressMessageID == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, retryNoteFor)
+	defer cancel()
 	text := reply.HTMLf("Working on %s… %s, so I am trying again in a moment.", j.Path, note)
 	_, err = p.EditMessageText(ctx, telegram.EditMessageText{ChatID: j.ChatID, MessageID: *extra.ProgressMessageID,
 		Text: text, ParseMode: telegram.ParseModeHTML, DisablePreview: true})

@@ -149,15 +149,16 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	stopTyping()
 	if err != nil {
 		if !fault.IsPermanent(err) {
+			// Handed back: the redelivery claims the job again, at once
+			// (unless the lease is another delivery's by now). Released
+			// before the note, so a slow Telegram edit cannot delay it.
+			if lerr := db.ReleaseJobLeaseOf(context.WithoutCancel(ctx), r.DB.Pool, id, j.Attempts); lerr != nil {
+				r.Logger.WarnContext(ctx, "job lease not released; the retry waits for it to run out", "error", lerr.Error())
+			}
 			if !errors.Is(err, ErrInterrupted) && !errors.Is(err, db.ErrLeaseLost) {
 				// A shutdown or a lost lease is not a service failing:
 				// the Working message keeps saying what it said.
 				r.noteRetry(ctx, j, err)
-			}
-			// Handed back: the redelivery claims the job again, at once
-			// (unless the lease is another delivery's by now).
-			if lerr := db.ReleaseJobLeaseOf(context.WithoutCancel(ctx), r.DB.Pool, id, j.Attempts); lerr != nil {
-				r.Logger.WarnContext(ctx, "job lease not released; the retry waits for it to run out", "error", lerr.Error())
 			}
 			return err
 		}
