@@ -159,3 +159,36 @@ func TestGiveUpEditsTheWorkingMessage(t *testing.T) {
 		t.Errorf("the chat shows %q", shown)
 	}
 }
+
+// When the Working message cannot be edited any more (the user deleted
+// it), GiveUp's apology and the refused publish's notice come as new
+// messages, once.
+func TestNoticesFallBackToANewMessage(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 84
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	upd := f.message(u, "/refine a.go add a comment")
+	f.jobs.fail.Store(true)
+	if err := f.deliver(upd); err == nil {
+		t.Fatal("publish failure not returned")
+	}
+	data, _ := json.Marshal(upd)
+	f.tg.Fail("editMessageText", 400, "Bad Request: message to edit not found", 0)
+	before := len(f.tg.Sent(u))
+	if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
+		t.Fatal(err)
+	}
+	if sent := f.tg.Sent(u)[before:]; len(sent) != 1 || !strings.HasPrefix(sent[0].Text(), "Sorry, I could not") {
+		t.Errorf("GiveUp sent %+v, want the apology as one new message", sent)
+	}
+
+	f.bot.Jobs = refusingJobs{}
+	f.tg.Fail("editMessageText", 400, "Bad Request: message to edit not found", 0)
+	got := f.say(u, "/refine a.go add a comment")
+	if len(got) != 2 {
+		t.Errorf("the refused publish sent %q, want the Working message and one notice", got)
+	}
+	expect(t, got, "Working on a.go…", "Something went wrong on my side while doing that (an internal error). Please try again in a while.")
+}
