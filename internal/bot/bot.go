@@ -335,7 +335,9 @@ func plainReason(err error) string {
 // stored plan queued a job that no consumer has claimed (its publish kept
 // failing), the job is failed and its credits released: nothing else would
 // ever release them. A job that is running or finished tells the user
-// itself. A /setkey message, which holds a key, is deleted either way.
+// itself. The apology for a failed job replaces its "Working on …"
+// message, which would otherwise stay. A /setkey message, which holds a
+// key, is deleted either way.
 //
 // The inbox row's lock is held throughout, so two deliveries of the
 // dead letter tell the user once.
@@ -371,6 +373,7 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 			return nil
 		}
 		tell := true
+		var over int64 // the failed job's Working message
 		if p, err := decodePlan(rec.Detail); err == nil && p.Job != 0 {
 			failed, err := db.FailQueuedJob(ctx, tx, p.Job, db.JobFailure{State: db.JobFailed, Kind: "gave_up",
 				Message: "the refinement could not be queued"})
@@ -381,13 +384,16 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 				if _, err := db.MarkJobReplied(ctx, tx, p.Job); err != nil { // the notice below is its reply
 					return err
 				}
+				if over, err = progressMessage(ctx, tx, p.Job); err != nil {
+					return err
+				}
 			}
 			tell = failed
 		}
 		if !ran { // InTx may rerun fn: tell once
 			ran = true
 			b.Logger.ErrorContext(ctx, "giving up on an update", "error", cause.Error(), "tell", tell)
-			sendErr = b.giveUpNotices(ctx, req, tell)
+			sendErr = b.giveUpNotices(ctx, req, tell, over)
 		}
 		if sendErr != nil {
 			return errGiveUpRetry // roll back: the next GiveUp does it all again
@@ -403,9 +409,10 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 
 var errGiveUpRetry = errors.New("give-up notice not sent")
 
-// giveUpNotices deletes a message that held a key and tells the user; it
-// returns only retryable errors.
-func (b *Bot) giveUpNotices(ctx context.Context, req Request, tell bool) error {
+// giveUpNotices deletes a message that held a key and tells the user, in
+// place of the message over when it is not 0; it returns only retryable
+// errors.
+func (b *Bot) giveUpNotices(ctx context.Context, req Request, tell bool, over int64) error {
 	if req.Command == "setkey" && req.MessageID != 0 {
 		if err := b.Telegram.DeleteMessage(ctx, req.ChatID, req.MessageID); err != nil {
 			if fault.IsRetryable(err) {
@@ -418,7 +425,7 @@ func (b *Bot) giveUpNotices(ctx context.Context, req Request, tell bool) error {
 		return nil
 	}
 	r := reply.Text("Sorry, I could not handle that message: a service I depend on is unavailable. Please send it again in a few minutes.")
-	if err := reply.Send(ctx, b.Telegram, req.ChatID, r); err != nil {
+	if err := sendOver(ctx, b.Telegram, req.ChatID, over, r); err != nil {
 		if fault.IsRetryable(err) {
 			return err
 		}

@@ -36,6 +36,10 @@ type Plan struct {
 	// DeleteMessage is a message of the chat to delete (it held a key).
 	DeleteMessage int64         `json:"d,omitempty"`
 	Replies       []reply.Reply `json:"r,omitempty"`
+	// Replace is a message the first reply replaces (edits), instead of
+	// arriving as a new one: the Working message of a job that could not
+	// be queued, which the failure notice answers.
+	Replace int64 `json:"e,omitempty"`
 	// Docs are documents built at send time (a file, a project's zip):
 	// too large to keep in the inbox.
 	Docs []DocRef `json:"f,omitempty"`
@@ -122,7 +126,7 @@ func (b *Bot) run(ctx context.Context, q db.Querier, req Request, p Plan) (Plan,
 			return p, err
 		}
 		b.Logger.ErrorContext(ctx, "a committed command's effect failed", "error", err.Error())
-		p = Plan{Replies: []reply.Reply{reply.Text("Something went wrong on my side while doing that (%s). Please try again in a while.",
+		p = Plan{Replace: p.Replace, Replies: []reply.Reply{reply.Text("Something went wrong on my side while doing that (%s). Please try again in a while.",
 			plainReason(err))}}
 	}
 	if err := b.sendAll(ctx, q, req.ChatID, &p); err != nil {
@@ -159,7 +163,11 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 		p.Current = nil
 	}
 	if p.Job != 0 {
-		j, err := db.GetJob(ctx, q, p.Job)
+		// Locked, so that a runner given the Sweeper's copy of the job's
+		// message (the bot's first delivery died after its commit) cannot
+		// finish and answer between this read and the Working message:
+		// the runner waits for this transaction, then edits the message.
+		j, err := db.LockJob(ctx, q, p.Job)
 		if err != nil {
 			return err
 		}
@@ -171,15 +179,15 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 		p.Progress = ""
 		if !j.Final() {
 			if _, err := b.Jobs.Publish(ctx, refine.Outgoing(j)); err != nil {
-				if fault.IsPermanent(err) { // never queued: release its credits
-					if _, ferr := db.FailJob(ctx, q, j.ID, db.JobFailure{State: db.JobFailed, Kind: "publish",
-						Message: "the job could not be queued"}); ferr != nil {
-						return ferr
-					}
+				if !fault.IsPermanent(err) {
+					return err
 				}
-				return err
+				if err := b.refused(ctx, q, p, j.ID, err); err != nil {
+					return err
+				}
+			} else {
+				_ = db.MarkJobPublished(ctx, q, j.ID) // for the sweeper; without it the job is only published again
 			}
-			_ = db.MarkJobPublished(ctx, q, j.ID) // for the sweeper; without it the job is only published again
 		}
 		p.Job = 0 // published (or finished): RefineJobs has it
 	}
@@ -195,11 +203,47 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 	return nil
 }
 
+// refused handles a job whose publish was refused for good: never queued,
+// it is failed (its credits released) and marked replied, since the
+// failure notice run sends instead of the plan's replies is its reply (a
+// sweep would otherwise tell it a second time); that notice replaces the
+// job's Working message. It returns cause for run to report. A job that is
+// no longer queued is a runner's (the Sweeper published it): the runner
+// tells its outcome, and the plan goes on as if published (nil).
+func (b *Bot) refused(ctx context.Context, q db.Querier, p *Plan, jobID int64, cause error) error {
+	failed, err := db.FailQueuedJob(ctx, q, jobID, db.JobFailure{State: db.JobFailed, Kind: "publish",
+		Message: "the job could not be queued"})
+	if err != nil {
+		return err
+	}
+	if !failed {
+		b.Logger.WarnContext(ctx, "publish refused for a job a runner already has", "job_id", jobID, "error", cause.Error())
+		return nil
+	}
+	if _, err := db.MarkJobReplied(ctx, q, jobID); err != nil {
+		return err
+	}
+	if p.Replace, err = progressMessage(ctx, q, jobID); err != nil {
+		return err
+	}
+	return cause
+}
+
 func (b *Bot) sendAll(ctx context.Context, q db.Querier, chatID int64, p *Plan) error {
-	s := &resumeSender{Sender: b.Telegram, skip: p.Sent}
-	defer func() { p.Sent = s.done }()
-	for _, r := range p.Replies {
-		if err := reply.Send(ctx, s, chatID, r); err != nil {
+	rs := &resumeSender{Sender: b.Telegram, skip: p.Sent}
+	defer func() { p.Sent = rs.done }()
+	var s reply.Sender = rs
+	if e, ok := b.Telegram.(reply.Editor); ok {
+		s = &resumeEditor{resumeSender: rs, editor: e}
+	}
+	for i, r := range p.Replies {
+		var err error
+		if i == 0 && p.Replace != 0 {
+			err = sendOver(ctx, s, chatID, p.Replace, r)
+		} else {
+			err = reply.Send(ctx, s, chatID, r)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -243,6 +287,26 @@ func (s *resumeSender) SendDocument(ctx context.Context, d telegram.SendDocument
 	}
 	msg, err := s.Sender.SendDocument(ctx, d)
 	if err == nil {
+		s.done++
+	}
+	return msg, err
+}
+
+// resumeEditor is a resumeSender that edits too: an edit delivered counts
+// as a message (a message it replaced by a new one counts that one), so
+// a retry skips it as it skips a sent one.
+type resumeEditor struct {
+	*resumeSender
+	editor reply.Editor
+}
+
+func (s *resumeEditor) EditMessageText(ctx context.Context, m telegram.EditMessageText) (telegram.Message, error) {
+	if s.done < s.skip {
+		s.done++
+		return telegram.Message{}, nil
+	}
+	msg, err := s.editor.EditMessageText(ctx, m)
+	if err == nil || telegram.IsNotModified(err) {
 		s.done++
 	}
 	return msg, err

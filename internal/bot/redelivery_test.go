@@ -76,7 +76,7 @@ func TestGiveUpReleasesAnUnpublishedJob(t *testing.T) {
 		t.Fatal("publish failure not returned")
 	}
 	data, _ := json.Marshal(upd)
-	before := len(f.tg.Sent(u))
+	before := len(f.tg.Calls("sendMessage", "editMessageText"))
 	for range 2 { // the dead-letter delivery can come twice
 		if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
 			t.Fatal(err)
@@ -89,8 +89,8 @@ func TestGiveUpReleasesAnUnpublishedJob(t *testing.T) {
 	if state != db.JobFailed || held != 0 {
 		t.Errorf("after GiveUp: job %s, %d credits held", state, held)
 	}
-	if n := len(f.tg.Sent(u)) - before; n != 1 {
-		t.Errorf("%d messages from GiveUp, want 1", n)
+	if n := len(f.tg.Calls("sendMessage", "editMessageText")) - before; n != 1 {
+		t.Errorf("%d messages sent or edited by GiveUp, want 1 (the Working message edited)", n)
 	}
 	if n := f.jobs.count(); n != 0 {
 		t.Errorf("published %d", n)
