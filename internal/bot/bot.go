@@ -154,6 +154,13 @@ func (b *Bot) Handle(ctx context.Context, m events.Message) error {
 		return nil
 	}
 	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
+	if !req.Private() && !req.mayBeForUs() {
+		// A service message (a member joined, a pin), chatter or a sticker
+		// in a group: not ours to answer, nor to record, and its sender is
+		// not registered. Decided before getMe, which could only fail.
+		b.Logger.InfoContext(ctx, "group message not addressed to the bot, ignored", "chat_type", req.ChatType)
+		return nil
+	}
 	if req.BotName != "" || !req.Private() {
 		me, err := b.username(ctx)
 		if err != nil {
@@ -166,6 +173,11 @@ func (b *Bot) Handle(ctx context.Context, m events.Message) error {
 			// Another bot's command (/balance@OtherBot): not ours to answer,
 			// nor to record.
 			b.Logger.InfoContext(ctx, "command for another bot, ignored", "bot", req.BotName)
+			return nil
+		}
+		if !req.Private() && !req.forUs(me) {
+			// Text in a group that mentions others, not us.
+			b.Logger.InfoContext(ctx, "group message not addressed to the bot, ignored", "chat_type", req.ChatType)
 			return nil
 		}
 	}
@@ -353,6 +365,9 @@ func (b *Bot) GiveUp(ctx context.Context, m events.Message, cause error) error {
 	ctx = logging.With(ctx, slog.Int64("update_id", req.UpdateID), slog.Int64("chat_id", req.ChatID))
 	if me := b.knownUsername(); req.BotName != "" && me != "" && !strings.EqualFold(req.BotName, me) {
 		return nil // another bot's command: not ours to apologise for
+	}
+	if !req.Private() && !req.forUs(b.knownUsername()) {
+		return nil // group chatter or a service message: Handle ignores it, so no apology
 	}
 	key := strconv.FormatInt(req.UpdateID, 10)
 	var ran bool

@@ -17,8 +17,20 @@ import (
 // the private chat: a group gets /help, /start and, for everything else, a
 // pointer to the private chat. A group's chat id is never taken as the
 // user's (Request.PrivateChatID), so later notices go to the private chat.
+//
+// Only what is addressed to the bot reaches inGroup (Handle drops the
+// rest unrecorded, before EnsureUser): a command for us or for nobody, a
+// document, a button tap, or text that mentions @us. A member joining or
+// leaving, a pin, a new title, chatter, a sticker or a reply to one of our
+// messages gets no answer and registers nobody: otherwise every join would
+// make the bot post in the group and give the newcomer welcome credits,
+// and with privacy mode off it would answer every message. A mention is
+// answered (once, with the pointer) because Telegram delivers it even in
+// privacy mode precisely when someone addresses the bot: silence would look
+// broken. A bare reply is not, or "thanks" to a pointer would get another.
 
-// inGroup answers a request from a group or supergroup.
+// inGroup answers a request from a group or supergroup: a document or a
+// mention gets the default pointer.
 func (b *Bot) inGroup(ctx context.Context, tx pgx.Tx, u db.User, req Request) (Plan, error) {
 	link := b.privateLink()
 	var pl Plan

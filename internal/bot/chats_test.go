@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/devbot-hq/devbot/internal/bot"
 	"github.com/devbot-hq/devbot/internal/db"
@@ -28,10 +29,34 @@ func (f *fixture) inGroup(user int64, text string) map[string]any {
 	m := u["message"].(map[string]any)
 	m["chat"] = map[string]any{"id": groupID, "title": "Team", "type": "supergroup"}
 	m["from"] = map[string]any{"id": user, "is_bot": false, "first_name": "Ann", "username": "ann", "language_code": "en"}
+	var entities []map[string]any
 	if strings.HasPrefix(text, "/") {
 		word, _, _ := strings.Cut(text, " ")
-		m["entities"] = []map[string]any{{"offset": 0, "length": len(word), "type": "bot_command"}}
+		entities = append(entities, map[string]any{"offset": 0, "length": len(word), "type": "bot_command"})
 	}
+	// An @name that starts a word is a mention, at UTF-16 offsets.
+	at := 0
+	for _, word := range strings.Split(text, " ") {
+		if len(word) > 1 && word[0] == '@' {
+			entities = append(entities, map[string]any{"offset": utf16Len(text[:at]), "length": utf16Len(word), "type": "mention"})
+		}
+		at += len(word) + 1
+	}
+	if entities != nil {
+		m["entities"] = entities
+	}
+	return u
+}
+
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
+
+// joined is a supergroup's service message: user joined, with no text.
+func (f *fixture) joined(user int64) map[string]any {
+	u := f.inGroup(user, "")
+	m := u["message"].(map[string]any)
+	delete(m, "text")
+	member := map[string]any{"id": user, "is_bot": false, "first_name": "Ann", "username": "ann"}
+	m["new_chat_participant"], m["new_chat_member"], m["new_chat_members"] = member, member, []any{member}
 	return u
 }
 

@@ -40,7 +40,7 @@ func TestGoldenChats(t *testing.T) {
 		`/open "a b.py"`, `/get "a b.py`, "PHOTO", "STICKER", "VOICE", "FWD /undo a b.py", "FWD make it shorter",
 		"FWDDOC util.go", "DOC résumé.md", "DOCBIG big.log", "DOCGONE notes.txt", "/buy 7", "/buy 1e3", "TAP buy:1e3",
 		"TAP undo:+5", "GROUP /balance@OtherBot", "GROUP /balance" + at, "GROUP /get" + at + " a b.py", "GROUP /help" + at,
-		"GROUP /start" + at, "GROUP /setkey" + at + " sk-live-abcdefgh12345", "GROUP hello" + at,
+		"GROUP /start" + at, "GROUP /setkey" + at + " sk-live-abcdefgh12345", "GROUP hello", "GROUP " + at + " hello", "GROUP hello@devbot_test_bot", "GROUPJOIN", "GROUPSTICKER",
 		"/new données", "/start", "/delkey", "/setkey sk-abcdefgh12345", "/delkey", "/new a b"}
 	golden(t, f, "chats.golden", script)
 }
@@ -49,8 +49,8 @@ func TestGoldenChats(t *testing.T) {
 // testdata/name. A line is a message, or a special step: DOC PATH (a
 // file named PATH), FWDDOC NAME (a forwarded file with someone's caption),
 // DOCBIG/DOCGONE NAME (a file Telegram will not hand over: too big, gone),
-// FWD TEXT, GROUP TEXT (from a supergroup), TAP DATA (a button), PHOTO,
-// STICKER, VOICE.
+// FWD TEXT, GROUP TEXT (from a supergroup), GROUPJOIN (a member joined the
+// supergroup), GROUPSTICKER, TAP DATA (a button), PHOTO, STICKER, VOICE.
 func golden(t *testing.T, f *fixture, name string, script []string) {
 	t.Helper()
 	const ann = 77
@@ -93,6 +93,14 @@ func golden(t *testing.T, f *fixture, name string, script []string) {
 			got = f.do(ann, f.forwarded(ann, arg, origin))
 		case "GROUP":
 			got, who = f.doIn(groupID, f.inGroup(ann, arg)), "bot (in the group): "
+		case "GROUPJOIN":
+			got, who = f.doIn(groupID, f.joined(ann)), "bot (in the group): "
+		case "GROUPSTICKER":
+			u := f.inGroup(ann, "")
+			m := u["message"].(map[string]any)
+			delete(m, "text")
+			m["sticker"] = map[string]any{"file_id": "s", "file_unique_id": "u", "type": "regular", "width": 512, "height": 512}
+			got, who = f.doIn(groupID, u), "bot (in the group): "
 		case "TAP":
 			got = f.do(ann, f.tap(ann, arg))
 		case "PHOTO":

@@ -3,6 +3,7 @@ package bot
 import (
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/devbot-hq/devbot/internal/telegram"
@@ -40,6 +41,40 @@ type Request struct {
 	Forwarded bool
 	// Media names a non-document file the message carries ("a photo").
 	Media string
+	// mentioned are the @usernames (without the @) the text's "mention"
+	// entities mark: Telegram's own reading of who is addressed, so
+	// "hello@bot" or an @name inside code is not one. A forwarded text's
+	// mentions are the original author's and are not kept.
+	mentioned []string
+}
+
+// Mentions reports whether the message's text mentions @name (a bot's
+// username; case does not matter, as in Telegram).
+func (r Request) Mentions(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, m := range r.mentioned {
+		if strings.EqualFold(m, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBeForUs reports, without knowing the bot's name, whether a group
+// message could be addressed to the bot: a button tap, a command, a
+// document, or text that mentions someone. Everything else in a group (a
+// member joining or leaving, a pin, a new title, chatter, a sticker) is
+// not for us, and is dropped before anything is recorded.
+func (r Request) mayBeForUs() bool {
+	return r.CallbackID != "" || r.Command != "" || r.Document != nil || len(r.mentioned) > 0
+}
+
+// forUs is mayBeForUs once the bot's username (me) is known: text counts
+// only when it mentions @me. A command's @name was checked already.
+func (r Request) forUs(me string) bool {
+	return r.CallbackID != "" || r.Command != "" || r.Document != nil || r.Mentions(me)
 }
 
 // Private reports whether the request comes from the user's private chat
@@ -103,9 +138,34 @@ func ParseRequest(u telegram.Update) (Request, bool) {
 			return r, true
 		}
 		r.Command, r.BotName, r.Args = ParseCommandTo(m.Text)
+		r.mentioned = mentions(m.Text, m.Entities)
 		return r, true
 	}
 	return Request{}, false
+}
+
+// mentions returns the usernames that text's "mention" entities mark.
+// Entity offsets count UTF-16 code units; an entity outside the text is
+// skipped.
+func mentions(text string, entities []telegram.MessageEntity) []string {
+	var units []uint16
+	var out []string
+	for _, e := range entities {
+		if e.Type != "mention" {
+			continue
+		}
+		if units == nil {
+			units = utf16.Encode([]rune(text))
+		}
+		if e.Offset < 0 || e.Length < 2 || e.Offset > len(units)-e.Length {
+			continue
+		}
+		name := string(utf16.Decode(units[e.Offset : e.Offset+e.Length]))
+		if n, ok := strings.CutPrefix(name, "@"); ok && n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ParseCommand splits "/cmd@bot args" into ("cmd", "args"); text that is not

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -115,4 +116,41 @@ func FuzzParseCallback(f *testing.F) {
 			t.Fatalf("ParseCallback(%q) = %+v, which reads back as %q", data, c, c.String())
 		}
 	})
+}
+
+// Mentions reads Telegram's mention entities, whose offsets count UTF-16
+// units, and nothing else: text that merely contains @name is no mention.
+func TestMentionsBot(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		text     string
+		entities string
+		want     bool
+	}{
+		{"@devbot hi", `[{"type":"mention","offset":0,"length":7}]`, true},
+		{"hi @DevBot", `[{"type":"mention","offset":3,"length":7}]`, true},
+		{"😀 @devbot", `[{"type":"mention","offset":3,"length":7}]`, true}, // 😀 is 2 UTF-16 units
+		{"@devbotx hi", `[{"type":"mention","offset":0,"length":8}]`, false},
+		{"@devbot hi", `[]`, false}, // no entity: Telegram did not see a mention
+		{"@devbot hi", `[{"type":"bold","offset":0,"length":7}]`, false},
+		{"@devbot", `[{"type":"mention","offset":5,"length":7}]`, false}, // out of range
+		{"@devbot", `[{"type":"mention","offset":-1,"length":7}]`, false},
+	} {
+		data := fmt.Sprintf(`{"update_id":1,"message":{"message_id":1,"from":{"id":5,"first_name":"A"},`+
+			`"chat":{"id":-5,"type":"group"},"date":1,"text":%q,"entities":%s}}`, tt.text, tt.entities)
+		u, err := telegram.ParseUpdate([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := bot.ParseRequest(u)
+		if !ok {
+			t.Fatalf("%q: not a request", tt.text)
+		}
+		if got := r.Mentions("devbot"); got != tt.want {
+			t.Errorf("%q %s: Mentions = %v, want %v", tt.text, tt.entities, got, tt.want)
+		}
+		if r.Mentions("") {
+			t.Errorf("%q: mentions the empty name", tt.text)
+		}
+	}
 }
