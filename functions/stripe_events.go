@@ -28,7 +28,10 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 	// database is down) the error is a nack. On the last attempt the nack
 	// sends the message to the dead-letter topic; from there the push to
 	// /dead-letter retries until it applies, and the dead-letter pull
-	// subscription keeps a copy for the sweeper and devbot replay.
+	// subscription keeps a copy for the sweeper and devbot replay. A refund
+	// that came before its purchase (billing.ErrDeferred) is kept the same
+	// way: acknowledging it would drop it for good, and the dead-letter
+	// push's retries apply it once the purchase is credited.
 	giveUp := func(ctx context.Context, m events.Message, cause error) error {
 		err := svc.HandleDeadLettered(ctx, m.Data)
 		if err == nil {
@@ -37,6 +40,9 @@ func buildStripeEvents(ctx context.Context, d *Deps) (http.Handler, error) {
 		next := "it goes to the dead-letter topic and is applied from there"
 		if errors.Is(cause, events.ErrDeadLettered) {
 			next = "the dead-letter push retries it; the dead-letter subscription keeps a copy for the sweeper and devbot replay"
+		}
+		if errors.Is(err, billing.ErrDeferred) {
+			next = "a refund before its purchase; " + next
 		}
 		logger.WarnContext(ctx, "stripe event not applied yet: "+next,
 			"stripe_event", m.Attributes[billing.AttrEventID], "event_type", m.Attributes[billing.AttrEventType],

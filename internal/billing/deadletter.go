@@ -4,9 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/devbot-hq/devbot/internal/fault"
 )
+
+// ErrDeferred marks a dead-lettered event that cannot be applied yet but
+// will be once another event is: a refund whose purchase is not credited
+// (events arrive out of order, and a database outage dead-letters both).
+// It is retryable: the message must not be acknowledged, so that it comes
+// back after the purchase, from the dead-letter push's retries, the
+// sweeper's next pull or devbot replay.
+var ErrDeferred = errors.New("deferred until the event it depends on is applied")
 
 // HandleDeadLettered is the last chance of a Stripe event that failed every
 // delivery attempt: StripeEvents calls it on the last attempt and for each
@@ -18,12 +27,12 @@ import (
 //
 // nil means the message may be acknowledged: the event was applied (now or
 // earlier), or it can never be (a permanent rejection, recorded in the inbox
-// and logged for the operator), or it is a refund whose purchase is still
-// unknown (logged; nothing is taken back, and nothing is recorded, so that a
-// replay after the purchase is credited can still apply it). Any other error
-// means the event could not be applied for a reason that can pass (the
-// database is down, Telegram did not take the notice): the message must not
-// be acknowledged, so that it comes back.
+// and logged for the operator). An error wrapping ErrDeferred is a refund
+// whose purchase is still unknown: nothing is taken back and nothing is
+// recorded, and the message must be kept until the purchase is credited.
+// Any other error means the event could not be applied for a reason that
+// can pass (the database is down, Telegram did not take the notice): the
+// message must not be acknowledged either, so that it comes back.
 func (s *Service) HandleDeadLettered(ctx context.Context, payload []byte) error {
 	err := s.HandleEvent(ctx, payload)
 	if err == nil {
@@ -41,9 +50,12 @@ func (s *Service) HandleDeadLettered(ctx context.Context, payload []byte) error 
 			"error", err.Error())
 		return nil
 	case errors.Is(err, errPaymentUnknown):
-		log.ErrorContext(ctx, "refund given up: no purchase of ours is recorded for its charge, so no credits were taken back; "+
-			"if it is ours, replay it (devbot replay) once the purchase is credited", "error", err.Error())
-		return nil
+		// Acknowledging it would lose the refund for good once the purchase
+		// is credited; a charge that is not ours at all stays until the
+		// subscription's retention drops it, logged on every try.
+		log.WarnContext(ctx, "refund deferred: no purchase of ours is recorded for its charge yet, so it is kept "+
+			"until the purchase is credited; if the charge is not ours, reconcile it in the Stripe Dashboard", "error", err.Error())
+		return fault.AsRetryable(fmt.Errorf("%w: %w", ErrDeferred, err))
 	}
 	return err
 }

@@ -15,7 +15,13 @@
 //   - paid Stripe events that went to the dead-letter topic (a database
 //     outage outlasted their deliveries): applied with the billing handler
 //     (idempotent on the event id and the ledger cause), acknowledged only
-//     after success.
+//     after success; a refund that came before its purchase is kept
+//     (billing.ErrDeferred) until the purchase is credited.
+//
+// Money comes first: the dead-lettered events are credited before any job
+// is touched, and telling users never waits (a reply another delivery is
+// sending is skipped, and the first retryable Telegram error ends the
+// telling), so a slow Telegram cannot use up the sweep's deadline.
 //
 // Each kind is bounded per run, and rows are taken with FOR UPDATE SKIP
 // LOCKED and stamped (swept_at) in one transaction, so two sweeps at once
@@ -31,6 +37,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devbot-hq/devbot/internal/billing"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/fault"
@@ -86,9 +93,11 @@ type Publisher interface {
 	Publish(ctx context.Context, m events.Outgoing) (string, error)
 }
 
-// Replier tells a finished job's outcome, once (refine.Runner).
+// Replier tells a finished job's outcome, once, without waiting for a
+// reply another delivery is sending: that is an error wrapping
+// db.ErrReplyBusy (refine.Runner.TryReply).
 type Replier interface {
-	Reply(ctx context.Context, id int64) error
+	TryReply(ctx context.Context, id int64) error
 }
 
 // DeadLetters is the stripe-events dead-letter pull subscription.
@@ -124,6 +133,7 @@ type Report struct {
 	Failed      int // jobs that could not finish, failed and told
 	Told        int // finished jobs whose unrecorded reply was sent
 	Credited    int // dead-lettered Stripe events applied (or refused for good) and acknowledged
+	Deferred    int // dead-lettered refunds kept for their purchase (billing.ErrDeferred)
 }
 
 // Abandoned is what the user is told about a job the sweeper fails.
@@ -142,14 +152,20 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 			errs = append(errs, err)
 		}
 	}
+	// Credits first: telling users may be slow, and must not keep money
+	// waiting past the deadline.
+	if s.Paid != nil && s.HandleEvent != nil {
+		k, err := s.credit(ctx, &rep)
+		rep.Credited += k
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	add(&rep.Failed, s.failStuck)
 	add(&rep.Republished, s.republish)
 	add(&rep.Told, s.tell)
-	if s.Paid != nil && s.HandleEvent != nil {
-		add(&rep.Credited, s.credit)
-	}
 	s.Logger.InfoContext(ctx, "sweep done", "republished", rep.Republished, "failed", rep.Failed, "told", rep.Told,
-		"credited", rep.Credited, "errors", len(errs))
+		"credited", rep.Credited, "deferred", rep.Deferred, "errors", len(errs))
 	if len(errs) > 0 {
 		return rep, fault.AsRetryable(fmt.Errorf("sweep: %w", errors.Join(errs...)))
 	}
@@ -198,12 +214,46 @@ func (s *Sweeper) failStuck(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		s.Logger.WarnContext(ctx, "job could not finish; failed by the sweeper", "job_id", id)
-		if err := s.Replies.Reply(ctx, id); err != nil {
-			// The job is failed; tell picks the reply up on a later sweep.
-			s.Logger.WarnContext(ctx, "failed job not told yet", "job_id", id, "error", err.Error())
-		}
+	}
+	// The jobs are failed; what is not told now, tell picks up later.
+	if _, err := s.tellEach(ctx, ids); err != nil {
+		s.Logger.WarnContext(ctx, "failed jobs not all told yet; a later sweep tells them", "error", err.Error())
 	}
 	return len(ids), nil
+}
+
+// tellEach tells the jobs' outcomes without waiting: a reply another
+// delivery is sending is skipped (that delivery tells it), and the first
+// retryable error ends the telling, since the rest would fail on it too
+// (Telegram or the database away) and each could take a call's whole
+// timeout. The jobs not told are unstamped for the next sweep. It returns
+// how many were told.
+func (s *Sweeper) tellEach(ctx context.Context, ids []int64) (int, error) {
+	n := 0
+	var stop error
+	var left []int64
+	for i, id := range ids {
+		err := s.Replies.TryReply(ctx, id)
+		switch {
+		case err == nil:
+			n++
+			continue
+		case errors.Is(err, db.ErrReplyBusy):
+			s.Logger.InfoContext(ctx, "job's reply is being sent by another delivery; skipped", "job_id", id)
+			continue
+		}
+		stop = fmt.Errorf("job %d: %w", id, err)
+		left = ids[i:]
+		break
+	}
+	if stop == nil {
+		return n, nil
+	}
+	if _, err := s.DB.Pool.Exec(context.WithoutCancel(ctx), `UPDATE refine_jobs SET swept_at = NULL
+		WHERE id = ANY($1) AND reply_sent_at IS NULL`, left); err != nil {
+		s.Logger.WarnContext(ctx, "untold jobs not unstamped; a later sweep tells them", "error", err.Error())
+	}
+	return n, fmt.Errorf("telling stopped with %d of %d jobs left: %w", len(left), len(ids), stop)
 }
 
 // republish publishes again the jobs nobody runs and no message will bring.
@@ -275,57 +325,108 @@ func (s *Sweeper) tell(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("taking unreplied jobs: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, id := range ids {
-		if err := s.Replies.Reply(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("job %d: %w", id, err))
-			continue
-		}
-		n++
-	}
-	if len(errs) > 0 {
-		return n, fmt.Errorf("telling finished jobs: %w", errors.Join(errs...))
+	n, err := s.tellEach(ctx, ids)
+	if err != nil {
+		return n, fmt.Errorf("telling finished jobs: %w", err)
 	}
 	return n, nil
 }
 
 // credit applies dead-lettered Stripe events, acknowledging each only once
-// it is applied (or refused for good, which billing records). It stops at
-// the first retryable failure: the database is likely still away, and the
-// rest wait on the subscription for the next sweep.
-func (s *Sweeper) credit(ctx context.Context) (int, error) {
+// it is applied (or refused for good, which billing records). A refund
+// whose purchase is not credited yet (billing.ErrDeferred) is held, not
+// acknowledged, and the sweep goes on: its purchase may be further on in
+// the subscription. Once the rest is done, the held ones are tried once
+// more if anything was credited after them, and what is still deferred is
+// handed back for a later sweep. Any other retryable failure stops the
+// credit: the database is likely still away, and the rest wait on the
+// subscription for the next sweep.
+func (s *Sweeper) credit(ctx context.Context, rep *Report) (int, error) {
 	limit := s.Config.withDefaults().PaidBatch
-	done := 0
-	for done < limit {
-		msgs, err := s.Paid.Pull(ctx, min(10, limit-done))
+	done, seen := 0, 0
+	type held struct {
+		Received
+		after int // done when it was deferred
+	}
+	var deferred []held
+	nack := func(ms []Received) {
+		ids := make([]string, 0, len(ms))
+		for _, m := range ms {
+			ids = append(ids, m.AckID)
+		}
+		if err := s.Paid.Nack(context.WithoutCancel(ctx), ids); err != nil {
+			// Not acknowledged either way: they come back once their ack
+			// deadline passes.
+			s.Logger.WarnContext(ctx, "dead-lettered Stripe events not handed back", "error", err.Error())
+		}
+	}
+	heldOnly := func() []Received {
+		out := make([]Received, 0, len(deferred))
+		for _, h := range deferred {
+			out = append(out, h.Received)
+		}
+		return out
+	}
+	// apply handles one message: acknowledged (true, nil), deferred
+	// (false, nil), or a retryable failure.
+	apply := func(m Received) (bool, error) {
+		err := s.HandleEvent(ctx, m.Data)
+		switch {
+		case errors.Is(err, billing.ErrDeferred):
+			s.Logger.InfoContext(ctx, "dead-lettered Stripe refund deferred until its purchase is credited", "message_id", m.MessageID)
+			return false, nil
+		case err != nil && !fault.IsPermanent(err):
+			return false, fmt.Errorf("dead-lettered Stripe event (message %s): %w", m.MessageID, err)
+		case err != nil:
+			s.Logger.ErrorContext(ctx, "dead-lettered Stripe event refused for good; see the inbox", "message_id", m.MessageID, "error", err.Error())
+		default:
+			s.Logger.InfoContext(ctx, "dead-lettered Stripe event applied", "message_id", m.MessageID)
+		}
+		if err := s.Paid.Ack(ctx, []string{m.AckID}); err != nil {
+			// Applied; it comes back and is found in the inbox.
+			return false, fmt.Errorf("acknowledging dead-lettered Stripe event %s: %w", m.MessageID, err)
+		}
+		done++
+		return true, nil
+	}
+	for seen < limit {
+		msgs, err := s.Paid.Pull(ctx, min(10, limit-seen))
 		if err != nil {
+			nack(heldOnly())
+			rep.Deferred += len(deferred)
 			return done, fmt.Errorf("pulling dead-lettered Stripe events: %w", err)
 		}
 		if len(msgs) == 0 {
-			return done, nil
+			break
 		}
 		for i, m := range msgs {
-			err := s.HandleEvent(ctx, m.Data)
-			if err != nil && !fault.IsPermanent(err) {
-				rest := make([]string, 0, len(msgs)-i)
-				for _, r := range msgs[i:] {
-					rest = append(rest, r.AckID)
-				}
-				_ = s.Paid.Nack(context.WithoutCancel(ctx), rest)
-				return done, fmt.Errorf("dead-lettered Stripe event (message %s): %w", m.MessageID, err)
-			}
+			seen++
+			acked, err := apply(m)
 			if err != nil {
-				s.Logger.ErrorContext(ctx, "dead-lettered Stripe event refused for good; see the inbox", "message_id", m.MessageID, "error", err.Error())
-			} else {
-				s.Logger.InfoContext(ctx, "dead-lettered Stripe event applied", "message_id", m.MessageID)
+				nack(append(heldOnly(), msgs[i:]...))
+				rep.Deferred += len(deferred)
+				return done, err
 			}
-			if err := s.Paid.Ack(ctx, []string{m.AckID}); err != nil {
-				// Applied; it comes back and is found in the inbox.
-				return done, fmt.Errorf("acknowledging dead-lettered Stripe event %s: %w", m.MessageID, err)
+			if !acked {
+				deferred = append(deferred, held{m, done})
 			}
-			done++
 		}
 	}
-	return done, nil
+	// A purchase credited after a refund was deferred may be the one it
+	// waits for.
+	var still []Received
+	var err error
+	for _, h := range deferred {
+		if err != nil || h.after == done {
+			still = append(still, h.Received)
+			continue
+		}
+		var acked bool
+		if acked, err = apply(h.Received); !acked {
+			still = append(still, h.Received)
+		}
+	}
+	nack(still)
+	rep.Deferred += len(still)
+	return done, err
 }
