@@ -113,6 +113,11 @@ func follow(ctx context.Context, e env, c *devstack.Client, chatID int64, after 
 	deadline := time.Now().Add(wait)
 	var last time.Time // of the last message or edit
 	got := 0
+	// A "Working on …" message is always followed by the job's result, as
+	// an edit of it or as a new message; while it is the newest word, the
+	// reply is not final, even if the job's row is not visible yet (the
+	// message goes out in the transaction that is about to commit it).
+	working := false
 	for {
 		items, err := c.Outbox(ctx, after)
 		if err != nil {
@@ -126,8 +131,9 @@ func follow(ctx context.Context, e env, c *devstack.Client, chatID int64, after 
 			fmt.Fprintln(e.stdout, formatOut(m))
 			got++
 			last = time.Now()
+			working = strings.HasPrefix(m.Text, "Working on ")
 		}
-		if got > 0 && time.Since(last) >= quiet {
+		if got > 0 && time.Since(last) >= quiet && !working {
 			busy, err := busy(ctx, c, chatID, known)
 			if err != nil {
 				return err
