@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,12 +9,9 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/billing"
 	"github.com/devbot-hq/devbot/internal/billing/stripetest"
-	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
-	"github.com/devbot-hq/devbot/internal/dbtest"
 	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/events/eventstest"
-	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
 
 // A refund whose purchase is not credited yet is never acknowledged
@@ -25,36 +21,9 @@ import (
 // dead-letter push applies it, once.
 func TestStripeEventsKeepsAnEarlyRefund(t *testing.T) {
 	t.Parallel()
-	tg := telegramtest.New(t)
-	env := map[string]string{
-		"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
-		"MAX_DELIVERY_ATTEMPTS": "5",
-	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Database, config.TelegramAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := NewDeps(cfg, slog.New(slog.DiscardHandler))
-	t.Cleanup(d.Close)
-	ctx := context.Background()
-	h, err := buildStripeEvents(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := d.DB(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _, err := db.EnsureUser(ctx, pool.Pool, db.TelegramUser{TelegramID: 78, ChatID: 7800, FirstName: "Ann"}, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newStripeRig(t, 78, "cs_test_early", 502)
+	h, pool, u, ctx := r.h, r.pool, r.user, context.Background()
 	user := strconv.FormatInt(u.ID, 10)
-	if _, _, err := db.InsertPayment(ctx, pool.Pool, db.NewPayment{UserID: u.ID, Provider: db.ProviderStripe,
-		CheckoutSessionID: "cs_test_early", Credits: 100, Amount: 500, Currency: "usd", Status: db.PaymentPending,
-		SourceUpdateID: 502}); err != nil {
-		t.Fatal(err)
-	}
 	purchase := stripetest.Event(t, "evt_early_buy", billing.EventCheckoutCompleted, map[string]any{
 		"id": "cs_test_early", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
 		"client_reference_id": user, "metadata": map[string]string{"user_id": user, "credits": "100"},

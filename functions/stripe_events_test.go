@@ -26,38 +26,9 @@ import (
 // Telegram client to the fake Bot API.
 func TestStripeEventsEndToEnd(t *testing.T) {
 	t.Parallel()
-	tg := telegramtest.New(t)
-	env := map[string]string{
-		"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
-		"MAX_DELIVERY_ATTEMPTS": "5",
-	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Database, config.TelegramAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := NewDeps(cfg, slog.New(slog.DiscardHandler))
-	t.Cleanup(d.Close)
-	ctx := context.Background()
-	h, err := buildStripeEvents(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := d.DB(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _, err := db.EnsureUser(ctx, pool.Pool, db.TelegramUser{TelegramID: 77, ChatID: 7700, FirstName: "Ann"}, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newStripeRig(t, 77, "cs_test_fn", 501)
+	h, pool, tg, u, ctx := r.h, r.pool, r.tg, r.user, context.Background()
 	user := strconv.FormatInt(u.ID, 10)
-	// /buy records the payment before the user sees the Checkout link; the
-	// event credits what that row says.
-	if _, _, err := db.InsertPayment(ctx, pool.Pool, db.NewPayment{UserID: u.ID, Provider: db.ProviderStripe,
-		CheckoutSessionID: "cs_test_fn", Credits: 100, Amount: 500, Currency: "usd", Status: db.PaymentPending,
-		SourceUpdateID: 501}); err != nil {
-		t.Fatal(err)
-	}
 	payload := stripetest.Event(t, "evt_fn", billing.EventCheckoutCompleted, map[string]any{
 		"id": "cs_test_fn", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
 		"client_reference_id": user, "metadata": map[string]string{"user_id": user, "credits": "100"},
@@ -89,4 +60,50 @@ func TestStripeEventsEndToEnd(t *testing.T) {
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET: %d", w.Code)
 	}
+}
+
+// stripeRig is the StripeEvents function built from the configuration, as
+// production builds it, with a user who started a /buy of 100 credits for
+// $5.00 (Checkout session session).
+type stripeRig struct {
+	h    http.Handler
+	pool *db.DB
+	tg   *telegramtest.Server
+	user db.User
+}
+
+func newStripeRig(t *testing.T, telegramID int64, session string, updateID int64) stripeRig {
+	t.Helper()
+	tg := telegramtest.New(t)
+	env := map[string]string{
+		"DATABASE_URL": dbtest.URL(t), "DATABASE_EXEC_MODE": dbtest.ExecMode(), "TELEGRAM_BOT_TOKEN": tg.Token, "TELEGRAM_API_URL": tg.URL,
+		"MAX_DELIVERY_ATTEMPTS": "5",
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, config.Database, config.TelegramAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDeps(cfg, slog.New(slog.DiscardHandler))
+	t.Cleanup(d.Close)
+	ctx := context.Background()
+	h, err := buildStripeEvents(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := d.DB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := db.EnsureUser(ctx, pool.Pool, db.TelegramUser{TelegramID: telegramID, ChatID: telegramID * 100, FirstName: "Ann"}, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /buy records the payment before the user sees the Checkout link; the
+	// event credits what that row says.
+	if _, _, err := db.InsertPayment(ctx, pool.Pool, db.NewPayment{UserID: u.ID, Provider: db.ProviderStripe,
+		CheckoutSessionID: session, Credits: 100, Amount: 500, Currency: "usd", Status: db.PaymentPending,
+		SourceUpdateID: updateID}); err != nil {
+		t.Fatal(err)
+	}
+	return stripeRig{h: h, pool: pool, tg: tg, user: u}
 }
