@@ -35,20 +35,7 @@ func TestSweepCreditsADeadLetteredPaymentOnce(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	ctx := context.Background()
-	fake := stripetest.New(t)
-	n := &notices{}
-	svc, err := billing.New(billing.Config{Packs: []config.CreditPack{{Credits: 100, Amount: 500, Currency: "usd"}},
-		SuccessURL: "https://t.me/x", CancelURL: "https://t.me/x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		r.db, fake.Client("sk_test_devbot"), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, _ := db.UserByID(ctx, r.db.Pool, r.user.ID)
-	res, err := svc.Buy(ctx, billing.BuyRequest{UserID: r.user.ID, ChatID: chat, UpdateID: 4242, Pack: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := fake.Pay(res.CheckoutURL[strings.LastIndex(res.CheckoutURL, "/")+1:], "pi_1", true)
+	svc, n, before, cs := paidCheckout(t, r, 4242, "pi_1")
 	ev := stripetest.Event(t, "evt_dead", billing.EventCheckoutCompleted, cs)
 	pub := r.ps.Client.Publisher(r.dlTopic)
 	defer pub.Stop()
@@ -73,4 +60,30 @@ func TestSweepCreditsADeadLetteredPaymentOnce(t *testing.T) {
 	if len(n.sent) != 1 {
 		t.Errorf("%d notices (%q), want 1", len(n.sent), n.sent)
 	}
+}
+
+// paidCheckout is a real billing service on r's database (with the fake
+// Stripe and notices it tells) and a checkout of 100 credits that r's user
+// started at /buy (update updateID) and paid (payment intent intent): the
+// service, its notices, the user before the payment, and the session.
+func paidCheckout(t *testing.T, r *rig, updateID int64, intent string) (*billing.Service, *notices, db.User, stripetest.Session) {
+	t.Helper()
+	ctx := context.Background()
+	fake := stripetest.New(t)
+	n := &notices{}
+	svc, err := billing.New(billing.Config{Packs: []config.CreditPack{{Credits: 100, Amount: 500, Currency: "usd"}},
+		SuccessURL: "https://t.me/x", CancelURL: "https://t.me/x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		r.db, fake.Client("sk_test_devbot"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.UserByID(ctx, r.db.Pool, r.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Buy(ctx, billing.BuyRequest{UserID: r.user.ID, ChatID: chat, UpdateID: updateID, Pack: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, n, before, fake.Pay(res.CheckoutURL[strings.LastIndex(res.CheckoutURL, "/")+1:], intent, true)
 }

@@ -2,9 +2,6 @@ package sweep_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 
@@ -12,7 +9,6 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/billing"
 	"github.com/devbot-hq/devbot/internal/billing/stripetest"
-	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/sweep"
@@ -75,20 +71,7 @@ func TestSweepKeepsARefundThatCameBeforeItsPurchase(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	ctx := context.Background()
-	fake := stripetest.New(t)
-	n := &notices{}
-	svc, err := billing.New(billing.Config{Packs: []config.CreditPack{{Credits: 100, Amount: 500, Currency: "usd"}},
-		SuccessURL: "https://t.me/x", CancelURL: "https://t.me/x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		r.db, fake.Client("sk_test_devbot"), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, _ := db.UserByID(ctx, r.db.Pool, r.user.ID)
-	res, err := svc.Buy(ctx, billing.BuyRequest{UserID: r.user.ID, ChatID: chat, UpdateID: 4343, Pack: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := fake.Pay(res.CheckoutURL[strings.LastIndex(res.CheckoutURL, "/")+1:], "pi_early", true)
+	svc, n, before, cs := paidCheckout(t, r, 4343, "pi_early")
 	purchase := stripetest.Event(t, "evt_buy", billing.EventCheckoutCompleted, cs)
 	refund := stripetest.Event(t, "evt_refund", billing.EventChargeRefunded, stripetest.Charge("ch_early", "pi_early", 500, 500, "usd"))
 	pub := r.ps.Client.Publisher(r.dlTopic)
