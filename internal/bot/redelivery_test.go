@@ -68,14 +68,7 @@ func TestGiveUpReleasesAnUnpublishedJob(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const u = 32
-	f.say(u, "/new api")
-	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
-	upd := f.message(u, "/refine a.go add a comment")
-	f.jobs.fail.Store(true)
-	if err := f.deliver(upd); err == nil {
-		t.Fatal("publish failure not returned")
-	}
-	data, _ := json.Marshal(upd)
+	data := f.unpublished(u)
 	before := len(f.tg.Calls("sendMessage", "editMessageText"))
 	for range 2 { // the dead-letter delivery can come twice
 		if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
@@ -136,4 +129,20 @@ func TestReplyRetryDoesNotRepublish(t *testing.T) {
 	if n := f.jobs.count(); n != 1 {
 		t.Errorf("the job was published %d times, want 1", n)
 	}
+}
+
+// unpublished has user u refine a new file in a new project while every
+// publish fails: the update's job is committed but never queued. It
+// returns the update, as GiveUp receives it.
+func (f *fixture) unpublished(u int64) []byte {
+	f.t.Helper()
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	upd := f.message(u, "/refine a.go add a comment")
+	f.jobs.fail.Store(true)
+	if err := f.deliver(upd); err == nil {
+		f.t.Fatal("publish failure not returned")
+	}
+	data, _ := json.Marshal(upd)
+	return data
 }

@@ -137,14 +137,7 @@ func TestGiveUpEditsTheWorkingMessage(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const u = 83
-	f.say(u, "/new api")
-	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
-	upd := f.message(u, "/refine a.go add a comment")
-	f.jobs.fail.Store(true)
-	if err := f.deliver(upd); err == nil {
-		t.Fatal("publish failure not returned")
-	}
-	data, _ := json.Marshal(upd)
+	data := f.unpublished(u)
 	before := len(f.tg.Sent(u))
 	for range 2 {
 		if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
@@ -167,14 +160,7 @@ func TestNoticesFallBackToANewMessage(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	const u = 84
-	f.say(u, "/new api")
-	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
-	upd := f.message(u, "/refine a.go add a comment")
-	f.jobs.fail.Store(true)
-	if err := f.deliver(upd); err == nil {
-		t.Fatal("publish failure not returned")
-	}
-	data, _ := json.Marshal(upd)
+	data := f.unpublished(u)
 	f.tg.Fail("editMessageText", 400, "Bad Request: message to edit not found", 0)
 	before := len(f.tg.Sent(u))
 	if err := f.bot.GiveUp(context.Background(), events.Message{ID: "m", Data: data}, errors.New("exhausted")); err != nil {
