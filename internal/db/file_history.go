@@ -44,6 +44,11 @@ func Undo(ctx context.Context, q Querier, projectID, path string, l ProjectLimit
 	if err != nil {
 		return VersionChange{}, err
 	}
+	if like.Deleted {
+		// Before this version the file did not exist: /undo of the project
+		// deletes it again; a file's own undo has nothing to go back to.
+		return VersionChange{From: cur}, fault.AsPermanent(fmt.Errorf("Undo(%s, %q): %w", projectID, path, ErrNothingToUndo))
+	}
 	from := cur.Version
 	return copyVersion(ctx, q, cur, like, SourceUndo, Lineage{Parent: like.Parent, Redo: &from}, l)
 }
@@ -81,6 +86,10 @@ func Restore(ctx context.Context, q Querier, projectID, path string, n int, l Pr
 	if err != nil {
 		return VersionChange{}, err
 	}
+	if like.Deleted {
+		return VersionChange{From: cur}, fault.AsPermanent(fmt.Errorf("Restore(%s, %q, %d): %w: version %d is a deletion",
+			projectID, path, n, fault.ErrNotFound, n))
+	}
 	from := cur.Version
 	return copyVersion(ctx, q, cur, like, SourceRestore, Lineage{Parent: &from}, l)
 }
@@ -114,7 +123,8 @@ func copyVersion(ctx context.Context, q Querier, cur, like FileVersion, source s
 // the user (a button's data names a version by id).
 func UserFileVersion(ctx context.Context, q Querier, userID, id int64) (FileVersion, error) {
 	v, err := scanVersion(q.QueryRow(ctx, `SELECT v.id, v.project_id::text, v.path, v.version, v.sha256, v.size,
-		v.blob_key, v.source, v.job_id, v.created_at, v.parent_version, v.redo_version, v.copy_of FROM file_versions v
+		v.blob_key, v.source, v.job_id, v.created_at, v.parent_version, v.redo_version, v.copy_of,
+		v.change_set_id, v.deleted, coalesce(v.renamed_from, '') FROM file_versions v
 		JOIN projects p ON p.id = v.project_id WHERE v.id = $1 AND p.user_id = $2`, id, userID))
 	if err != nil {
 		return FileVersion{}, fmt.Errorf("UserFileVersion(%d, %d): %w", userID, id, err)

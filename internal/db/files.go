@@ -36,6 +36,9 @@ type FileVersion struct {
 	JobID     *int64
 	CreatedAt time.Time
 	Lineage
+	ChangeSetID *int64
+	Deleted     bool   // a tombstone: the file was deleted here
+	RenamedFrom string // the path a rename moved this content from
 }
 
 // Lineage places a version in its file's history (see migration 00045).
@@ -68,18 +71,18 @@ func scanFile(row pgx.Row) (File, error) {
 }
 
 const versionColumns = `id, project_id::text, path, version, sha256, size, blob_key, source, job_id, created_at,
-	parent_version, redo_version, copy_of`
+	parent_version, redo_version, copy_of, change_set_id, deleted, coalesce(renamed_from, '')`
 
 func scanVersion(row pgx.Row) (FileVersion, error) {
 	var v FileVersion
 	err := row.Scan(&v.ID, &v.ProjectID, &v.Path, &v.Version, &v.SHA256, &v.Size, &v.BlobKey, &v.Source, &v.JobID, &v.CreatedAt,
-		&v.Parent, &v.Redo, &v.CopyOf)
+		&v.Parent, &v.Redo, &v.CopyOf, &v.ChangeSetID, &v.Deleted, &v.RenamedFrom)
 	return v, translate(err)
 }
 
 // FileByPath reads a file's metadata.
 func FileByPath(ctx context.Context, q Querier, projectID, path string) (File, error) {
-	f, err := scanFile(q.QueryRow(ctx, `SELECT `+fileColumns+` FROM project_files WHERE project_id = $1 AND path = $2`, projectID, path))
+	f, err := scanFile(q.QueryRow(ctx, `SELECT `+fileColumns+` FROM project_files WHERE project_id = $1 AND path = $2 AND NOT deleted`, projectID, path))
 	if err != nil {
 		return File{}, fmt.Errorf("FileByPath(%s, %q): %w", projectID, path, err)
 	}
@@ -88,7 +91,7 @@ func FileByPath(ctx context.Context, q Querier, projectID, path string) (File, e
 
 // ListFiles lists a project's files by path.
 func ListFiles(ctx context.Context, q Querier, projectID string) ([]File, error) {
-	rows, err := q.Query(ctx, `SELECT `+fileColumns+` FROM project_files WHERE project_id = $1 ORDER BY path`, projectID)
+	rows, err := q.Query(ctx, `SELECT `+fileColumns+` FROM project_files WHERE project_id = $1 AND NOT deleted ORDER BY path`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("ListFiles(%s): %w", projectID, translate(err))
 	}
@@ -143,36 +146,60 @@ type NewVersion struct {
 	Lineage *Lineage
 	// Limits bound the project this write may grow (zero: no bound).
 	Limits ProjectLimits
+
+	// Set by change sets (CommitChangeSet):
+
+	// Create: the file must not exist (or be deleted); BaseVersion is 0.
+	Create bool
+	// Delete writes a tombstone: the file is deleted, its history kept.
+	Delete bool
+	// RenamedFrom is the path whose content this version carries on.
+	RenamedFrom string
+	changeSetID int64
 }
 
 // ErrVersionMismatch is returned when a file moved past the version a writer
 // read: the edit was computed from stale content.
 var ErrVersionMismatch = errors.New("the file changed since it was read")
 
-// CommitVersion records nv as the file's next version and makes it current.
-// It returns the new version number. A BaseVersion that is no longer current
-// is a permanent error wrapping ErrVersionMismatch and fault.ErrConflict.
+// CommitVersion records nv as the file's next version and makes it current,
+// as a change set of that one file (kind by nv.Source). It returns the new
+// version number. A BaseVersion that is no longer current is a permanent
+// error wrapping ErrVersionMismatch and fault.ErrConflict.
 func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, err error) {
-	defer fault.Wrap(&err, "CommitVersion(%s, %q)", nv.ProjectID, nv.Path)
+	_, vs, err := CommitChangeSet(ctx, q, NewChangeSet{ProjectID: nv.ProjectID, Kind: kindOfSource(nv.Source),
+		JobID: nv.JobID, Limits: nv.Limits, Files: []NewVersion{nv}})
+	if err != nil {
+		return 0, err
+	}
+	return vs[0].Version, nil
+}
+
+// emptySHA256 is the digest of no bytes: a tombstone's.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// commitFile writes one file of a change set whose project row the caller
+// has locked.
+func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err error) {
+	defer fault.Wrap(&err, "commit %q", nv.Path)
 	if nv.ContentType == "" {
 		nv.ContentType = "text/plain; charset=utf-8"
 	}
-	if !nv.Limits.zero() {
-		if err := checkProjectLimits(ctx, q, nv); err != nil {
-			return 0, err
-		}
+	if nv.Delete {
+		nv.SHA256, nv.Size, nv.BlobKey = emptySHA256, 0, ""
 	}
 	var cur, latest int
+	var deleted bool
 	for {
-		err := q.QueryRow(ctx, `SELECT version, latest_version FROM project_files
-			WHERE project_id = $1 AND path = $2 FOR UPDATE`, nv.ProjectID, nv.Path).Scan(&cur, &latest)
+		err := q.QueryRow(ctx, `SELECT version, latest_version, deleted FROM project_files
+			WHERE project_id = $1 AND path = $2 FOR UPDATE`, nv.ProjectID, nv.Path).Scan(&cur, &latest, &deleted)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return 0, translate(err)
 		}
-		if nv.BaseVersion != 0 {
+		if nv.BaseVersion != 0 || nv.Delete {
 			return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it no longer exists)", fault.ErrConflict, ErrVersionMismatch))
 		}
 		// A new file. The version row follows in this transaction (the
@@ -194,21 +221,34 @@ func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, 
 			return 1, nil
 		}
 	}
-	if nv.BaseVersion != 0 && cur != nv.BaseVersion {
+	switch {
+	case nv.Create && !deleted:
+		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it was created meanwhile, at version %d)", fault.ErrConflict, ErrVersionMismatch, cur))
+	case nv.Delete && deleted:
+		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it was deleted meanwhile)", fault.ErrConflict, ErrVersionMismatch))
+	case nv.BaseVersion != 0 && deleted:
+		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it was deleted meanwhile)", fault.ErrConflict, ErrVersionMismatch))
+	case nv.BaseVersion != 0 && cur != nv.BaseVersion:
 		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (read version %d, now %d)",
 			fault.ErrConflict, ErrVersionMismatch, nv.BaseVersion, cur))
 	}
 	next := latest + 1
 	if nv.Lineage == nil {
-		replaced := cur
-		nv.Lineage = &Lineage{Parent: &replaced}
+		if deleted {
+			// Content over a tombstone starts afresh: an undo of it
+			// deletes the file again rather than "restoring" nothing.
+			nv.Lineage = &Lineage{}
+		} else {
+			replaced := cur
+			nv.Lineage = &Lineage{Parent: &replaced}
+		}
 	}
 	if err := insertVersion(ctx, q, nv, next); err != nil {
 		return 0, err
 	}
 	_, err = q.Exec(ctx, `UPDATE project_files SET version = $3, latest_version = $3, sha256 = $4, size = $5,
-		content_type = $6, updated_at = now() WHERE project_id = $1 AND path = $2`,
-		nv.ProjectID, nv.Path, next, nv.SHA256, nv.Size, nv.ContentType)
+		content_type = $6, deleted = $7, updated_at = now() WHERE project_id = $1 AND path = $2`,
+		nv.ProjectID, nv.Path, next, nv.SHA256, nv.Size, nv.ContentType, nv.Delete)
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -217,10 +257,10 @@ func CommitVersion(ctx context.Context, q Querier, nv NewVersion) (version int, 
 
 func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) error {
 	_, err := q.Exec(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id,
-		parent_version, redo_version, copy_of)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		parent_version, redo_version, copy_of, change_set_id, deleted, renamed_from)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''))`,
 		nv.ProjectID, nv.Path, version, nv.SHA256, nv.Size, nv.BlobKey, nv.Source, nv.JobID,
-		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf)
+		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf, nv.changeSetID, nv.Delete, nv.RenamedFrom)
 	return translate(err)
 }
 
@@ -235,7 +275,7 @@ func PointToVersion(ctx context.Context, q Querier, projectID, path string, from
 		return FileVersion{}, err
 	}
 	tag, err := q.Exec(ctx, `UPDATE project_files SET version = $4, sha256 = $5, size = $6, updated_at = now()
-		WHERE project_id = $1 AND path = $2 AND version = $3`,
+		WHERE project_id = $1 AND path = $2 AND version = $3 AND NOT deleted`,
 		projectID, path, fromVersion, toVersion, v.SHA256, v.Size)
 	if err != nil {
 		return FileVersion{}, fmt.Errorf("PointToVersion(%s, %q): %w", projectID, path, translate(err))

@@ -64,6 +64,26 @@ type Job struct {
 	CreatedAt        time.Time
 	StartedAt        *time.Time
 	FinishedAt       *time.Time
+	// Scope is ScopeFile (the open file's one-file refinement) or
+	// ScopeProject (a change set of the project, focused on Path when set).
+	Scope       string
+	ChangeSetID *int64  // the change set a project job made
+	Question    *string // the model asked this instead of editing
+	Follows     *int64  // the job whose question this one's instruction answers
+	Thread      []Turn  // the conversation before this job's instruction
+	ModelReply  *string // the model's last reply (a question's thread goes on from it)
+}
+
+// Job scopes.
+const (
+	ScopeFile    = "file"
+	ScopeProject = "project"
+)
+
+// Turn is one message of a job's conversation with the model.
+type Turn struct {
+	Role string `json:"role"` // "user" or "assistant"
+	Text string `json:"text"`
 }
 
 // Final reports whether the job reached a final state.
@@ -74,7 +94,7 @@ func (j Job) Final() bool {
 const jobColumns = `id, user_id, project_id::text, path, instruction, mode, state, attempts, chat_id, source_update_id,
 	base_version, result_version, before_sha256, after_sha256, diff, model, prompt_tokens, completion_tokens,
 	cost_usd::float8, hold_credits, charged_credits, edit_attempts, duration_ms, error, error_kind, reply_sent_at,
-	created_at, started_at, finished_at, edit_blocks`
+	created_at, started_at, finished_at, edit_blocks, scope, change_set_id, question, follows, thread, model_reply`
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
@@ -88,7 +108,7 @@ func jobDest(j *Job) []any {
 		&j.ChatID, &j.SourceUpdateID, &j.BaseVersion, &j.ResultVersion, &j.BeforeSHA256, &j.AfterSHA256, &j.Diff,
 		&j.Model, &j.PromptTokens, &j.CompletionTokens, &j.CostUSD, &j.HoldCredits, &j.ChargedCredits,
 		&j.EditAttempts, &j.DurationMS, &j.Error, &j.ErrorKind, &j.ReplySentAt, &j.CreatedAt, &j.StartedAt, &j.FinishedAt,
-		&j.EditBlocks}
+		&j.EditBlocks, &j.Scope, &j.ChangeSetID, &j.Question, &j.Follows, &j.Thread, &j.ModelReply}
 }
 
 // NewJob is a refinement to queue.
@@ -101,16 +121,27 @@ type NewJob struct {
 	ChatID         int64
 	SourceUpdateID *int64
 	HoldCredits    int64
+	Scope          string // ScopeFile when empty
+	Follows        *int64
+	Thread         []Turn
 }
 
 // CreateJob queues a job and holds its credits, in the caller's transaction.
 // fault.ErrInsufficient when the user's available credits do not cover the
 // hold; fault.ErrConflict when the source update already made a job.
 func CreateJob(ctx context.Context, q Querier, nj NewJob) (Job, error) {
+	if nj.Scope == "" {
+		nj.Scope = ScopeFile
+	}
+	var thread any
+	if len(nj.Thread) > 0 {
+		thread = nj.Thread
+	}
 	j, err := scanJob(q.QueryRow(ctx, `INSERT INTO refine_jobs
-		(user_id, project_id, path, instruction, mode, chat_id, source_update_id, hold_credits)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+jobColumns,
-		nj.UserID, nj.ProjectID, nj.Path, nj.Instruction, nj.Mode, nj.ChatID, nj.SourceUpdateID, nj.HoldCredits))
+		(user_id, project_id, path, instruction, mode, chat_id, source_update_id, hold_credits, scope, follows, thread)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+jobColumns,
+		nj.UserID, nj.ProjectID, nj.Path, nj.Instruction, nj.Mode, nj.ChatID, nj.SourceUpdateID, nj.HoldCredits,
+		nj.Scope, nj.Follows, thread))
 	if err != nil {
 		return Job{}, fmt.Errorf("CreateJob(%s, %q): %w", nj.ProjectID, nj.Path, err)
 	}
@@ -232,6 +263,8 @@ func SucceedJob(ctx context.Context, q Querier, id int64, s JobSuccess) error {
 	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET state = 'succeeded', base_version = $2, result_version = $3,
 		before_sha256 = $4, after_sha256 = $5, diff = $6, model = nullif($7, ''), prompt_tokens = $8,
 		completion_tokens = $9, cost_usd = $10, edit_attempts = $11, duration_ms = $12, edit_blocks = $13,
+		change_set_id = (SELECT v.change_set_id FROM file_versions v
+			WHERE v.project_id = refine_jobs.project_id AND v.path = refine_jobs.path AND v.version = $3),
 		finished_at = now() WHERE id = $1 AND state = 'running'`,
 		id, s.BaseVersion, s.ResultVersion, s.BeforeSHA256, s.AfterSHA256, s.Diff, s.Model, s.PromptTokens,
 		s.CompletionTokens, s.CostUSD, s.EditAttempts, s.Duration.Milliseconds(), s.EditBlocks)
@@ -288,4 +321,50 @@ func MarkJobReplied(ctx context.Context, q Querier, id int64) (bool, error) {
 		return false, fmt.Errorf("MarkJobReplied(%d): %w", id, translate(err))
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// ProjectSuccess is what a successful project job records: a change set,
+// or a question the model asked instead.
+type ProjectSuccess struct {
+	ChangeSetID      int64  // 0 with a Question
+	Question         string // the model's question, when it asked one
+	ModelReply       string
+	Diff             string
+	Model            string
+	PromptTokens     int
+	CompletionTokens int
+	CostUSD          float64
+	EditAttempts     int
+	EditBlocks       int
+	Duration         time.Duration
+}
+
+// SucceedProjectJob records the outcome of a running project job.
+func SucceedProjectJob(ctx context.Context, q Querier, id int64, s ProjectSuccess) error {
+	var cs *int64
+	if s.ChangeSetID != 0 {
+		cs = &s.ChangeSetID
+	}
+	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET state = 'succeeded', change_set_id = $2, question = nullif($3, ''),
+		model_reply = nullif($4, ''), diff = nullif($5, ''), model = nullif($6, ''), prompt_tokens = $7, completion_tokens = $8,
+		cost_usd = $9, edit_attempts = $10, edit_blocks = $11, duration_ms = $12, finished_at = now()
+		WHERE id = $1 AND state = 'running'`,
+		id, cs, s.Question, s.ModelReply, s.Diff, s.Model, s.PromptTokens, s.CompletionTokens, s.CostUSD, s.EditAttempts,
+		s.EditBlocks, s.Duration.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("SucceedProjectJob(%d): %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fault.AsPermanent(fmt.Errorf("SucceedProjectJob(%d): %w", id, ErrJobFinal))
+	}
+	return nil
+}
+
+// JobOfChangeSet reads the job that made a change set, if one did.
+func JobOfChangeSet(ctx context.Context, q Querier, csID int64) (Job, error) {
+	j, err := scanJob(q.QueryRow(ctx, `SELECT `+jobColumns+` FROM refine_jobs WHERE change_set_id = $1`, csID))
+	if err != nil {
+		return Job{}, fmt.Errorf("JobOfChangeSet(%d): %w", csID, err)
+	}
+	return j, nil
 }

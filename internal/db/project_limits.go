@@ -59,7 +59,7 @@ func AsProjectFull(err error) *ProjectFullError {
 // GetProjectUsage sums a project's files at their current versions.
 func GetProjectUsage(ctx context.Context, q Querier, projectID string) (ProjectUsage, error) {
 	var u ProjectUsage
-	err := q.QueryRow(ctx, `SELECT count(*), coalesce(sum(size), 0)::bigint FROM project_files WHERE project_id = $1`,
+	err := q.QueryRow(ctx, `SELECT count(*), coalesce(sum(size), 0)::bigint FROM project_files WHERE project_id = $1 AND NOT deleted`,
 		projectID).Scan(&u.Files, &u.Bytes)
 	if err != nil {
 		return ProjectUsage{}, fmt.Errorf("GetProjectUsage(%s): %w", projectID, translate(err))
@@ -86,25 +86,4 @@ func CheckProjectLimits(u ProjectUsage, l ProjectLimits, exists bool, oldSize, s
 		return nil
 	}
 	return fault.AsPermanent(&ProjectFullError{Usage: u, After: after, Limits: l, NewFile: !exists})
-}
-
-// checkProjectLimits locks the project row, so that concurrent writes to
-// one project are counted one after the other, and refuses nv if it would
-// take the project over nv.Limits. A write that shrinks the project, or
-// replaces a file without growing it, is always allowed.
-func checkProjectLimits(ctx context.Context, q Querier, nv NewVersion) error {
-	if _, err := q.Exec(ctx, `SELECT 1 FROM projects WHERE id = $1 FOR UPDATE`, nv.ProjectID); err != nil {
-		return translate(err)
-	}
-	u, err := GetProjectUsage(ctx, q, nv.ProjectID)
-	if err != nil {
-		return err
-	}
-	var old int64
-	err = q.QueryRow(ctx, `SELECT size FROM project_files WHERE project_id = $1 AND path = $2`, nv.ProjectID, nv.Path).Scan(&old)
-	exists := err == nil
-	if err != nil && !errors.Is(translate(err), fault.ErrNotFound) {
-		return translate(err)
-	}
-	return CheckProjectLimits(u, nv.Limits, exists, old, nv.Size)
 }

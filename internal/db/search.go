@@ -141,7 +141,7 @@ func FileOutlines(ctx context.Context, q Querier, projectID string) (map[string]
 func StaleSearchDocs(ctx context.Context, q Querier, projectID string) ([]File, error) {
 	rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+` FROM project_files f
 		LEFT JOIN file_search_docs d ON d.project_id = f.project_id AND d.path = f.path
-		WHERE f.project_id = $1 AND (d.path IS NULL OR d.version <> f.version)
+		WHERE f.project_id = $1 AND NOT f.deleted AND (d.path IS NULL OR d.version <> f.version)
 		ORDER BY f.path`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("StaleSearchDocs(%s): %w", projectID, translate(err))

@@ -21,18 +21,21 @@ type User struct {
 	OpenPath         *string
 	LLMKeyEncrypted  []byte
 	CreatedAt        time.Time
+	// AwaitingJob is the job whose question (the model asked instead of
+	// editing) the user's next plain message answers.
+	AwaitingJob *int64
 }
 
 // Available is what the user can still spend.
 func (u User) Available() int64 { return u.Balance - u.Held }
 
 const userColumns = `id, telegram_id, chat_id, first_name, username, balance, held,
-	current_project_id::text, open_path, llm_key_encrypted, created_at`
+	current_project_id::text, open_path, llm_key_encrypted, created_at, awaiting_job`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	err := row.Scan(&u.ID, &u.TelegramID, &u.ChatID, &u.FirstName, &u.Username, &u.Balance, &u.Held,
-		&u.CurrentProjectID, &u.OpenPath, &u.LLMKeyEncrypted, &u.CreatedAt)
+		&u.CurrentProjectID, &u.OpenPath, &u.LLMKeyEncrypted, &u.CreatedAt, &u.AwaitingJob)
 	return u, translate(err)
 }
 
