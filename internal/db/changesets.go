@@ -267,7 +267,7 @@ func (v FileVersion) Op() string {
 		return "deleted"
 	case v.RenamedFrom != "":
 		return "renamed"
-	case v.Parent == nil && v.CopyOf == nil:
+	case v.Replaces == nil:
 		return "created"
 	}
 	return "modified"
@@ -371,8 +371,8 @@ func revertChangeSet(ctx context.Context, q Querier, target ChangeSet, kind stri
 			nv.BaseVersion, nv.Create = 0, true // brought back from its tombstone
 		}
 		var prev *FileVersion
-		if v.Parent != nil {
-			p, err := GetFileVersion(ctx, q, target.ProjectID, v.Path, *v.Parent)
+		if v.Replaces != nil {
+			p, err := GetFileVersion(ctx, q, target.ProjectID, v.Path, *v.Replaces)
 			if err != nil {
 				return ChangeSet{}, nil, err
 			}

@@ -124,7 +124,7 @@ func copyVersion(ctx context.Context, q Querier, cur, like FileVersion, source s
 func UserFileVersion(ctx context.Context, q Querier, userID, id int64) (FileVersion, error) {
 	v, err := scanVersion(q.QueryRow(ctx, `SELECT v.id, v.project_id::text, v.path, v.version, v.sha256, v.size,
 		v.blob_key, v.source, v.job_id, v.created_at, v.parent_version, v.redo_version, v.copy_of,
-		v.change_set_id, v.deleted, coalesce(v.renamed_from, '') FROM file_versions v
+		v.change_set_id, v.deleted, coalesce(v.renamed_from, ''), v.replaces FROM file_versions v
 		JOIN projects p ON p.id = v.project_id WHERE v.id = $1 AND p.user_id = $2`, id, userID))
 	if err != nil {
 		return FileVersion{}, fmt.Errorf("UserFileVersion(%d, %d): %w", userID, id, err)

@@ -39,6 +39,9 @@ type FileVersion struct {
 	ChangeSetID *int64
 	Deleted     bool   // a tombstone: the file was deleted here
 	RenamedFrom string // the path a rename moved this content from
+	// Replaces is the version that was current when this one was written;
+	// nil when the file was not there (new, or deleted).
+	Replaces *int
 }
 
 // Lineage places a version in its file's history (see migration 00045).
@@ -71,12 +74,12 @@ func scanFile(row pgx.Row) (File, error) {
 }
 
 const versionColumns = `id, project_id::text, path, version, sha256, size, blob_key, source, job_id, created_at,
-	parent_version, redo_version, copy_of, change_set_id, deleted, coalesce(renamed_from, '')`
+	parent_version, redo_version, copy_of, change_set_id, deleted, coalesce(renamed_from, ''), replaces`
 
 func scanVersion(row pgx.Row) (FileVersion, error) {
 	var v FileVersion
 	err := row.Scan(&v.ID, &v.ProjectID, &v.Path, &v.Version, &v.SHA256, &v.Size, &v.BlobKey, &v.Source, &v.JobID, &v.CreatedAt,
-		&v.Parent, &v.Redo, &v.CopyOf, &v.ChangeSetID, &v.Deleted, &v.RenamedFrom)
+		&v.Parent, &v.Redo, &v.CopyOf, &v.ChangeSetID, &v.Deleted, &v.RenamedFrom, &v.Replaces)
 	return v, translate(err)
 }
 
@@ -156,6 +159,7 @@ type NewVersion struct {
 	// RenamedFrom is the path whose content this version carries on.
 	RenamedFrom string
 	changeSetID int64
+	replaces    *int
 }
 
 // ErrVersionMismatch is returned when a file moved past the version a writer
@@ -233,6 +237,10 @@ func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err
 			fault.ErrConflict, ErrVersionMismatch, nv.BaseVersion, cur))
 	}
 	next := latest + 1
+	if !deleted {
+		replaced := cur
+		nv.replaces = &replaced
+	}
 	if nv.Lineage == nil {
 		if deleted {
 			// Content over a tombstone starts afresh: an undo of it
@@ -257,10 +265,10 @@ func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err
 
 func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) error {
 	_, err := q.Exec(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id,
-		parent_version, redo_version, copy_of, change_set_id, deleted, renamed_from)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''))`,
+		parent_version, redo_version, copy_of, change_set_id, deleted, renamed_from, replaces)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''), $15)`,
 		nv.ProjectID, nv.Path, version, nv.SHA256, nv.Size, nv.BlobKey, nv.Source, nv.JobID,
-		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf, nv.changeSetID, nv.Delete, nv.RenamedFrom)
+		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf, nv.changeSetID, nv.Delete, nv.RenamedFrom, nv.replaces)
 	return translate(err)
 }
 

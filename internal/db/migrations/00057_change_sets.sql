@@ -15,6 +15,11 @@
 --   file_versions.deleted    this version is a tombstone (no content).
 --   file_versions.renamed_from  the path this version's content came from,
 --                            when a change set renamed the file.
+--   file_versions.replaces   the version that was current when this one was
+--                            written; NULL when the file was not there (new,
+--                            or deleted). A change set's diff and its undo
+--                            read it (parent_version is the per-file undo's
+--                            lineage, which an undo or redo rewrites).
 --   change_sets.undoes       for an undo: the change set it reverts; for a
 --                            redo: the undo it reverts.
 --   change_sets.undone_by    the change set that reverted this one.
@@ -63,7 +68,9 @@ CREATE INDEX change_sets_undoes ON change_sets (undoes) WHERE undoes IS NOT NULL
 ALTER TABLE file_versions
     ADD COLUMN change_set_id bigint REFERENCES change_sets (id) ON DELETE SET NULL,
     ADD COLUMN deleted boolean NOT NULL DEFAULT false,
-    ADD COLUMN renamed_from text;
+    ADD COLUMN renamed_from text,
+    ADD COLUMN replaces integer;
+ALTER TABLE file_versions ADD CONSTRAINT file_versions_replaces_valid CHECK (replaces IS NULL OR (replaces >= 1 AND replaces < version));
 CREATE INDEX file_versions_change_set ON file_versions (change_set_id);
 
 ALTER TABLE refine_jobs
@@ -114,6 +121,10 @@ UPDATE file_versions v SET change_set_id = c.id
     WHERE c.project_id = v.project_id
       AND c.legacy_group = CASE WHEN v.source = 'refine' AND v.job_id IS NOT NULL THEN 'j' || v.job_id ELSE 'v' || v.id END;
 
+-- What an old version replaced is not recorded; its lineage parent is the
+-- best guess (they differ only around the old undo, which wrote no row).
+UPDATE file_versions SET replaces = parent_version WHERE parent_version IS NOT NULL;
+
 UPDATE refine_jobs j SET change_set_id = c.id
     FROM change_sets c WHERE c.job_id = j.id AND c.kind = 'refine' AND j.state = 'succeeded';
 
@@ -133,7 +144,8 @@ ALTER TABLE refine_jobs DROP COLUMN model_reply, DROP COLUMN thread, DROP COLUMN
     DROP COLUMN change_set_id, DROP COLUMN scope;
 -- A deleted file has no place in the old model: it goes, with its history.
 DELETE FROM project_files WHERE deleted;
-ALTER TABLE file_versions DROP COLUMN renamed_from, DROP COLUMN deleted, DROP COLUMN change_set_id;
+ALTER TABLE file_versions DROP CONSTRAINT file_versions_replaces_valid;
+ALTER TABLE file_versions DROP COLUMN replaces, DROP COLUMN renamed_from, DROP COLUMN deleted, DROP COLUMN change_set_id;
 DROP TABLE change_sets;
 ALTER TABLE project_files DROP COLUMN deleted;
 ALTER TABLE projects DROP CONSTRAINT projects_revision_not_negative;
