@@ -78,6 +78,7 @@ type entry struct {
 // setState is the project as the reply's blocks change it, in order.
 type setState struct {
 	tree   Tree
+	focus  *entry            // the file blocks naming none edit (ApplySetFocus); nil for none
 	cur    map[string]*entry // path -> file, now
 	orig   map[string][]byte // contents read from the tree
 	docs   []*doc            // every doc made, for the reports
@@ -131,6 +132,20 @@ func (s *setState) docOf(p string) (*doc, *Failure, error) {
 	return e.d, nil, nil
 }
 
+// focusPath is where the focus file is now: an earlier RENAME moves it;
+// after a DELETE there is none.
+func (s *setState) focusPath() string {
+	if s.focus == nil {
+		return ""
+	}
+	for p, e := range s.cur {
+		if e == s.focus {
+			return p
+		}
+	}
+	return ""
+}
+
 func (s *setState) move(from, to string) {
 	s.cur[to] = s.cur[from]
 	delete(s.cur, from)
@@ -143,9 +158,20 @@ func (s *setState) move(from, to string) {
 // text names each failed block and its file. An error that is not an
 // *Error is the tree's.
 func ApplySet(tree Tree, response string) (ChangeSet, error) {
+	return ApplySetFocus(tree, response, "")
+}
+
+// ApplySetFocus is ApplySet where a block that names no file (and follows
+// no block that does) edits focus, as Apply takes its file for them: a
+// user who writes blocks for the file they are working on need not name
+// it. A focus that is not a path of tree is no focus.
+func ApplySetFocus(tree Tree, response, focus string) (ChangeSet, error) {
 	s := &setState{tree: tree, cur: map[string]*entry{}, orig: map[string][]byte{}}
 	for _, p := range tree.Paths() {
 		s.cur[p] = &entry{origin: p}
+	}
+	if focus != "" {
+		s.focus = s.cur[normName(focus)]
 	}
 	e := &Error{set: true}
 	// Names are resolved as the blocks apply, since a block may name a
@@ -238,6 +264,9 @@ func (s *setState) applyOne(b *block, current *string) (*BlockReport, *Failure, 
 		return &BlockReport{Block: b.n, ReplyLine: b.line, Path: to, Strategy: StrategyRename}, nil, nil
 	}
 	p, named := s.resolve(b, *current)
+	if p == "" {
+		p = s.focusPath()
+	}
 	if p == "" {
 		return nil, &Failure{Reason: "this block names no file: put the file's path alone on the line before the opening fence"}, nil
 	}

@@ -67,15 +67,36 @@ func (s *setState) changes(cs *ChangeSet) error {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	var all strings.Builder
 	for i := range out {
 		if out[i].Diff == "" {
 			out[i].Diff = gitDiff(out[i])
 		}
-		all.WriteString(out[i].Diff)
 	}
-	cs.Files, cs.Diff = out, all.String()
+	cs.Files, cs.Diff = out, GitDiff(out)
 	return nil
+}
+
+// GitDiff is the git-style diff of changes, in their order (ApplySet's
+// Files are by path), as ApplySet writes ChangeSet.Diff: a change set read
+// back from storage, or built by hand, is shown as it was when applied. A
+// change whose Diff is set keeps it; the others are diffed from Old to New.
+//
+// A recomputed part is the same text ApplySet wrote, but for an edit made
+// on the fast path (an LF file whose blocks matched exactly): its diff
+// aligns the lines around each block alone, and where the lines nearby
+// repeat (blank lines, braces) the whole-file diff may pair them another
+// way. Both describe the same change and git apply takes either; keep
+// FileChange.Diff to show the very text.
+func GitDiff(changes []FileChange) string {
+	var b strings.Builder
+	for _, fc := range changes {
+		if fc.Diff != "" {
+			b.WriteString(fc.Diff)
+		} else {
+			b.WriteString(gitDiff(fc))
+		}
+	}
+	return b.String()
 }
 
 // gitHeader is the "diff --git" header of a change.
