@@ -147,6 +147,9 @@ func commitChangeSet(ctx context.Context, q Querier, ncs NewChangeSet) (cs Chang
 			nv.JobID = ncs.JobID
 		}
 		v, err := commitFile(ctx, q, nv)
+		if errors.Is(err, ErrVersionMismatch) {
+			return ChangeSet{}, nil, fault.AsPermanent(fmt.Errorf("%w: %w", &ChangedFileError{Paths: []string{nv.Path}}, err))
+		}
 		if err != nil {
 			return ChangeSet{}, nil, err
 		}

@@ -39,11 +39,14 @@ func (r *Runner) send(ctx context.Context, q db.Querier, j db.Job) error {
 		return err
 	}
 	var rep reply.Reply
-	if j.State == db.JobSucceeded {
+	switch {
+	case j.State == db.JobSucceeded && j.Scope == db.ScopeProject:
+		rep = r.projectReply(ctx, q, j)
+	case j.State == db.JobSucceeded:
 		r.publishCurrent(ctx, q, j)
 		rep = reply.WithDiff(telegram.Escape(Summary(j)), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
 		rep.Buttons = [][]reply.Button{{{Text: "Undo", Data: fmt.Sprintf("undo:%d", j.ID)}, {Text: "Show full diff", Data: fmt.Sprintf("diff:%d", j.ID)}}}
-	} else {
+	default:
 		html := telegram.Escape(deref(j.Error))
 		if extra.ErrorHTML != nil {
 			html = *extra.ErrorHTML
@@ -214,7 +217,7 @@ func (r *Runner) giveUpText(ctx context.Context, id int64) (string, error) {
 		why = *extra.RetryNote
 	}
 	return fmt.Sprintf("I could not change %s: %s, and I gave up after several tries. Nothing was changed or charged; "+
-		"send the instruction again in a few minutes.", j.Path, why), nil
+		"send the instruction again in a few minutes.", projectView(j).Path, why), nil
 }
 
 // directRefusal is the plain-text record of a direct edit that does not

@@ -102,6 +102,11 @@ type Config struct {
 	// ReplyClaim is how long a delivery's claim to send a reply keeps
 	// others from sending it (longer than a send takes); 0: 90 s.
 	ReplyClaim time.Duration
+	// ContextTokens bounds the project context a change set's model call
+	// gets (PROJECT_CONTEXT_TOKENS; 0: projectmap's default).
+	ContextTokens int
+	// Limits bound what a change set may grow its project to.
+	Limits db.ProjectLimits
 }
 
 // Runner is the RefineJobs consumer.
@@ -110,7 +115,9 @@ type Runner struct {
 	DB       *db.DB
 	Files    Files
 	Editor   Editor
-	Telegram reply.Sender
+	// SetEditor computes change sets of a whole project (project jobs).
+	SetEditor SetEditor
+	Telegram  reply.Sender
 	Keys     *secretbox.Box
 	Logger   *slog.Logger
 
@@ -220,6 +227,9 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 }
 
 func (r *Runner) run(ctx context.Context, j db.Job) error {
+	if j.Scope == db.ScopeProject {
+		return r.runProject(ctx, j)
+	}
 	start := time.Now()
 	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
 	if errors.Is(err, fault.ErrNotFound) {
