@@ -77,6 +77,18 @@ func HasBlocks(text string) bool {
 	return false
 }
 
+// HasDirectives reports whether text has a DELETE or RENAME line as
+// ApplySet reads them; a malformed one counts, since it was meant as an
+// edit.
+func HasDirectives(text string) bool {
+	for i, l := range splitLines(text) {
+		if d, bad := directive(strings.TrimSpace(l), i+1, 1); d != nil || bad != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // ApplyDirect applies an instruction that IsDirect: its SEARCH/REPLACE
 // blocks (a block without a file name edits this file) or else its
 // unified diff, whose hunks must match their context exactly.

@@ -147,3 +147,36 @@ func TestGitDiffRecomputedWhereLinesRepeat(t *testing.T) {
 	checkGitApply(t, in, re, want)
 	checkGitApply(t, in, cs.Diff, want)
 }
+
+func TestHasDirectives(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]bool{
+		"<<<<<<< DELETE a.py\n":               true,
+		"ok\n  <<<<<<< RENAME a.py -> b.py\n": true,
+		"<<<<<<< DELETE\n":                    true, // malformed, but meant as an edit
+		"`<<<<<<< DELETE a.py`\n":             true,
+		"<<<<<<< SEARCH\n":                    false,
+		"Should I DELETE a.py?\n":             false,
+		"<<<< DELETE a.py\n":                  false,
+	} {
+		if got := HasDirectives(text); got != want {
+			t.Errorf("HasDirectives(%q) = %v", text, got)
+		}
+	}
+}
+
+// GitDiff keeps a change's own Diff and fills in the others, in order.
+func TestGitDiffKeepsGivenDiffs(t *testing.T) {
+	t.Parallel()
+	kept := "diff --git a/b.py b/b.py\n--- a/b.py\n+++ b/b.py\n@@ -1 +1 @@\n-x\n+y\n"
+	got := GitDiff([]FileChange{
+		{Op: Modified, Path: "b.py", OldPath: "b.py", Old: []byte("x\n"), New: []byte("y\n"), Diff: kept},
+		{Op: Created, Path: "a.py", New: []byte("new\n")},
+		{Op: Deleted, Path: "c.py", OldPath: "c.py", Old: []byte("gone\n")},
+	})
+	want := kept + "diff --git a/a.py b/a.py\nnew file mode 100644\n--- /dev/null\n+++ b/a.py\n@@ -0,0 +1,1 @@\n+new\n" +
+		"diff --git a/c.py b/c.py\ndeleted file mode 100644\n--- a/c.py\n+++ /dev/null\n@@ -1,1 +0,0 @@\n-gone\n"
+	if got != want {
+		t.Errorf("GitDiff:\n%s\nwant:\n%s", got, want)
+	}
+}

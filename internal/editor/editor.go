@@ -1,8 +1,10 @@
-// Package editor turns an instruction into an edit of one file: applied
-// directly when the instruction already carries SEARCH/REPLACE blocks or a
-// unified diff (free and instant), else by asking a model for blocks and
-// sending refusals back to it a bounded number of times (reflection), or,
-// when configured, by running the aider CLI.
+// Package editor turns an instruction into an edit of one file (Edit) or a
+// change set of a project (EditSet): applied directly when the instruction
+// already carries SEARCH/REPLACE blocks or a unified diff (free and
+// instant), else by asking a model for blocks and sending refusals back to
+// it a bounded number of times (reflection), or, for one file and when
+// configured, by running the aider CLI. For a project the model may ask
+// one question instead of guessing.
 package editor
 
 import (
@@ -179,7 +181,7 @@ func (e *Editor) llm(ctx context.Context, req Request) (Outcome, error) {
 		e.log.InfoContext(ctx, "model edit refused", slog.Int("attempt", attempt),
 			slog.Int("failed_blocks", len(be.Failures)), slog.Bool("malformed", be.Malformed != ""), slog.Bool("no_blocks", be.NoBlocks))
 		prev, last = be, err
-		msgs = append(msgs, llm.Message{Role: "assistant", Content: reply.Text}, llm.Message{Role: "user", Content: reflection(be)})
+		msgs = append(msgs, llm.Message{Role: "assistant", Content: reply.Text}, llm.Message{Role: "user", Content: reflection(be, false)})
 	}
 	return out, failed(out.Attempts, last)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/devbot-hq/devbot/internal/llm/llmtest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/prompt.golden")
+var update = flag.Bool("update", false, "rewrite the golden prompts in testdata")
 
 const file = "def greet():\n    print(\"hello\")\n\ndef bye():\n    print(\"bye\")\n"
 

@@ -51,11 +51,17 @@ func userPrompt(path string, content []byte, instruction string) string {
 	return b.String()
 }
 
-// reflection is the next user turn after a refused reply.
-func reflection(e *editblock.Error) string {
+// reflection is the next user turn after a refused reply. whole is a
+// change set's refusal: nothing of it was applied, so every block is sent
+// again, including those that matched.
+func reflection(e *editblock.Error, whole bool) string {
 	var b strings.Builder
 	b.WriteString(e.Error())
 	switch {
+	case whole && (e.Malformed != "" || e.NoBlocks):
+		b.WriteString("\n\nReply with the whole change as SEARCH/REPLACE blocks and DELETE/RENAME lines.")
+	case whole:
+		b.WriteString("\n\nNo file was changed. Reply with the whole change again: every block and line, the ones that matched as they were and the failed ones corrected.")
 	case len(e.Applied) > 0:
 		fmt.Fprintf(&b, "\n\nThe %d block(s) that matched are applied now: do not send them again. Reply with corrected versions of the failed blocks only.", len(e.Applied))
 	case e.Malformed != "" || e.NoBlocks:
@@ -78,4 +84,39 @@ func fenceFor(content string) string {
 		}
 	}
 	return strings.Repeat("`", n)
+}
+
+// setSystemPrompt is editblock.SetPrompt with leave to ask instead of
+// guessing: a change set touches a whole project, where a wrong guess costs
+// more than one short question. Kept in testdata/set_prompt.golden.
+const setSystemPrompt = editblock.SetPrompt + `
+
+If the request is ambiguous and you cannot make a sensible change without knowing more, you may instead ask the user ONE short question: reply with a single line that starts with QUESTION: and give no blocks. Otherwise make the change; do not ask for permission or confirmation.`
+
+// question returns the question a reply asks instead of editing, or "": a
+// reply without any edit that has a QUESTION: line (the rest of the reply
+// from it), or whose last line ends with '?' (the whole reply). Markdown
+// emphasis around the prefix is allowed: models write **Question:**.
+func question(reply string) string {
+	if editblock.HasBlocks(reply) || editblock.HasDirectives(reply) {
+		return ""
+	}
+	lines := strings.Split(reply, "\n")
+	const prefix = "QUESTION:"
+	for i, l := range lines {
+		l = strings.TrimLeft(strings.TrimSpace(l), "*_")
+		if len(l) >= len(prefix) && strings.EqualFold(l[:len(prefix)], prefix) {
+			rest := strings.Join(append([]string{l[len(prefix):]}, lines[i+1:]...), "\n")
+			return strings.TrimSpace(strings.TrimLeft(rest, "*_"))
+		}
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimRight(strings.TrimSpace(lines[i]), "*_"); l != "" {
+			if strings.HasSuffix(l, "?") {
+				return strings.TrimSpace(reply)
+			}
+			break
+		}
+	}
+	return ""
 }
