@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/editor"
 	"github.com/devbot-hq/devbot/internal/fault"
+	"github.com/devbot-hq/devbot/internal/llm"
 	"github.com/devbot-hq/devbot/internal/refine"
 )
 
@@ -33,10 +35,13 @@ func buildRefineJobs(ctx context.Context, d *Deps) (http.Handler, error) {
 	ed := d.Editor()
 	r := &refine.Runner{
 		Config: RefineLeaseConfig(c.RefineLease, c.HandlerTimeout),
-		DB:     pool, Files: files, Editor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys, Logger: d.Logger,
+		DB:     pool, Files: files, Editor: EditorAdapter{ed}, SetEditor: EditorAdapter{ed}, Telegram: d.Telegram(), Keys: keys,
+		Logger: d.Logger,
 	}
 	r.Config.BaseRefineCredits, r.Config.CreditsPerUSD, r.Config.MaxFileBytes = c.BaseRefineCredits, c.CreditsPerUSD, c.MaxFileBytes
 	r.Config.ModelHost = hostOf(c.LLMBaseURL)
+	r.Config.ContextTokens = c.ProjectContextTokens
+	r.Config.Limits = db.ProjectLimits{MaxFiles: c.MaxProjectFiles, MaxBytes: c.MaxProjectBytes}
 	d.OnShutdown(r.Shutdown)
 	return d.consumer(ctx, RefineJobsName, r.Handle, r.GiveUp)
 }
@@ -95,6 +100,28 @@ func (a EditorAdapter) Edit(ctx context.Context, r refine.EditRequest) (refine.E
 	o := refine.EditOutcome{Content: out.Result.Content, Diff: out.Result.Diff, Edits: len(out.Result.Blocks),
 		Model: out.Model, PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens,
 		CostUSD: out.CostUSD, Attempts: out.Attempts}
+	if errors.Is(err, editor.ErrNoValidEdit) {
+		nv := &refine.NoValidEditError{Report: err.Error()}
+		if be := editblock.AsError(err); be != nil {
+			nv.Report, nv.Reasons = be.Error(), plainReasons(be)
+		}
+		err = fault.AsPermanent(fmt.Errorf("%w (%w)", nv, err))
+	}
+	return o, err
+}
+
+// EditSet runs the editor on a whole project; editor.ErrNoValidEdit
+// becomes a refine.NoValidEditError as in Edit.
+func (a EditorAdapter) EditSet(ctx context.Context, r refine.SetEditRequest) (refine.SetEditOutcome, error) {
+	thread := make([]llm.Message, len(r.Thread))
+	for i, t := range r.Thread {
+		thread[i] = llm.Message{Role: t.Role, Content: t.Text}
+	}
+	out, err := a.E.EditSet(ctx, editor.SetRequest{Tree: r.Tree, Focus: r.Focus, Instruction: r.Instruction,
+		Context: r.Context, Thread: thread, APIKey: r.APIKey})
+	o := refine.SetEditOutcome{ChangeSet: out.ChangeSet, Question: out.Question, Reply: out.Reply,
+		Direct: out.Mode == editor.ModeDirect, Model: out.Model, PromptTokens: out.PromptTokens,
+		CompletionTokens: out.CompletionTokens, CostUSD: out.CostUSD, Attempts: out.Attempts}
 	if errors.Is(err, editor.ErrNoValidEdit) {
 		nv := &refine.NoValidEditError{Report: err.Error()}
 		if be := editblock.AsError(err); be != nil {

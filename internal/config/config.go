@@ -65,6 +65,9 @@ type Config struct {
 	// zip stays under Telegram's 50 MB upload limit.
 	MaxProjectFiles int
 	MaxProjectBytes int64
+	// ProjectContextTokens bounds the project context (map, named, pinned
+	// and relevant files) a change set's model call gets.
+	ProjectContextTokens int
 
 	GoogleCloudProject   string
 	PubSubEmulatorHost   string
@@ -215,6 +218,15 @@ var Vars = []Var{
 				return errors.New("must be a positive integer")
 			}
 			c.MaxProjectFiles = n
+			return nil
+		}},
+	{Name: "PROJECT_CONTEXT_TOKENS", Default: "16000", Help: "estimated tokens of project context a change's model call gets: a map of every path with outlines, the named, pinned (/add) and relevant files; what does not fit is summarized (at least 256)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 256 {
+				return errors.New("must be a number of tokens, at least 256")
+			}
+			c.ProjectContextTokens = n
 			return nil
 		}},
 	{Name: "MAX_PROJECT_BYTES", Default: "41943040", Help: "most bytes a project's current files may hold together (at most 45 MiB, so that /export's zip fits Telegram's 50 MB)",
