@@ -218,7 +218,7 @@ func TestConversation(t *testing.T) {
 	expect(t, f.say(ann, "/start"), "You have 10 credits and 1 project")
 	expect(t, f.say(ann, "/refine cmd/nope.go add logging"), "There is no cmd/nope.go in api. Files: cmd/main.go.")
 	expect(t, f.say(ann, "/frobnicate"), "I don't know /frobnicate")
-	expect(t, f.say(ann, "/help"), "/refine PATH INSTRUCTION", "/undo PATH")
+	expect(t, f.say(ann, "/help"), "/refine [PATH] INSTRUCTION", "/undo [PATH]")
 	expect(t, f.say(ann, "/projects"), "api ← selected")
 	expect(t, f.say(ann, "/get cmd/main.go"), "cmd/main.go, version 1")
 	docs := f.tg.Calls("sendDocument")

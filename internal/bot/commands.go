@@ -25,7 +25,7 @@ type command struct {
 var commands map[string]command
 
 // order is the order /help lists the commands in.
-var order = []string{"new", "projects", "use", "files", "open", "close", "refine", "get", "diff", "undo", "redo", "restore", "history",
+var order = []string{"new", "projects", "use", "files", "open", "close", "refine", "add", "drop", "get", "diff", "undo", "redo", "restore", "history",
 	"export", "balance", "buy", "setkey", "delkey", "help"}
 
 func init() {
@@ -38,13 +38,15 @@ func init() {
 		"files":    {"/files", "list the selected project's files", (*Bot).files},
 		"open":     {"/open PATH", "open a file: plain messages then change it, e.g. /open cmd/main.go", (*Bot).open},
 		"close":    {"/close", "close the open file", (*Bot).closeFile},
-		"refine":   {"/refine PATH INSTRUCTION", "change a file, e.g. /refine main.go add error handling", (*Bot).refine},
+		"refine":   {"/refine [PATH] INSTRUCTION", "change the project in plain words, across as many files as it takes, e.g. /refine add a /health endpoint and a test for it; with a PATH first, starting from that file, e.g. /refine main.go add error handling", (*Bot).refine},
+		"add":      {"/add PATH…", "keep files in the model's view for every change, e.g. /add app.py tests/test_api.py (/add alone lists them)", (*Bot).add},
+		"drop":     {"/drop [PATH…]", "take files out of the model's view again (/drop alone: all)", (*Bot).drop},
 		"get":      {"/get PATH", "the file as a document", (*Bot).get},
-		"diff":     {"/diff JOB", "a refinement's diff, e.g. /diff 42", (*Bot).diff},
-		"undo":     {"/undo PATH", "go back to the version before the last change (nothing is deleted)", (*Bot).undo},
-		"redo":     {"/redo PATH", "bring back what /undo undid", (*Bot).redo},
+		"diff":     {"/diff JOB or /diff rN", "a refinement's diff, e.g. /diff 42, or a change of the project, e.g. /diff r7 (git apply takes it)", (*Bot).diff},
+		"undo":     {"/undo [PATH]", "undo the project's last change, all its files at once; with a PATH, go back to that file's previous version (nothing is deleted)", (*Bot).undo},
+		"redo":     {"/redo [PATH]", "bring back what /undo undid", (*Bot).redo},
 		"restore":  {"/restore PATH VERSION", "bring back any version, e.g. /restore main.go 2 (/history lists them)", (*Bot).restoreCmd},
-		"history":  {"/history PATH", "a file's versions", (*Bot).history},
+		"history":  {"/history [PATH]", "the project's changes, newest first; with a PATH, that file's versions", (*Bot).history},
 		"export":   {"/export", "the project as a zip", (*Bot).export},
 		"balance":  {"/balance", "your credits and last charges", (*Bot).balance},
 		"buy":      {"/buy", "buy credits", (*Bot).buy},
@@ -63,9 +65,17 @@ func helpText() string {
 	}
 	sb.WriteString("\nSend a text file to add it to the selected project (the caption can give its path). " +
 		"Paths with spaces work as they are or in quotes, e.g. /refine \"my notes.txt\" fix the typo.\n")
+	sb.WriteString("\nA plain message changes the open file (/open), or the whole project when no file is open. " +
+		"When the model needs to know more it asks one question: answer it in plain words.\n")
+	sb.WriteString("\n" + chargeRule + "\n")
 	sb.WriteString("\n" + groupHelp)
 	return sb.String()
 }
+
+// chargeRule is what a change costs, as /help and the README say it.
+const chargeRule = "<b>What a change costs</b>: you pay only for a change that is saved: a base price plus what the model's " +
+	"calls for it cost, in credits. A failed or refused change, or a question the model asks, costs nothing. " +
+	"Every call's tokens and cost are recorded either way; credits are held while a change runs and the rest released."
 
 // groupHelp is /help's paragraph on groups.
 const groupHelp = "In a group I answer only /help and /start: everything else (projects, files, " +

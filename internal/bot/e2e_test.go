@@ -44,6 +44,14 @@ func (directEditor) Edit(ctx context.Context, r refine.EditRequest) (refine.Edit
 	return refine.EditOutcome{Content: res.Content, Diff: res.Diff, Edits: len(res.Blocks)}, nil
 }
 
+func (d directEditor) EditSet(ctx context.Context, r refine.SetEditRequest) (refine.SetEditOutcome, error) {
+	if !editblock.IsDirect(r.Instruction) {
+		return refine.SetEditOutcome{}, fault.AsPermanent(fmt.Errorf("%w: no model in this test", refine.ErrNoValidEdit))
+	}
+	cs, err := editblock.ApplySetFocus(r.Tree, r.Instruction, r.Focus)
+	return refine.SetEditOutcome{ChangeSet: cs, Direct: true}, err
+}
+
 type world struct {
 	t       *testing.T
 	db      *db.DB
@@ -89,7 +97,7 @@ func e2e(t *testing.T) *world {
 		bot.Deps{DB: w.db, Telegram: tgc, Files: files, Jobs: events.NewPublisher(ctx, ps.Client, "refine-jobs"), Keys: keys,
 			ValidatePath: storage.ValidatePath, IsDirect: editblock.IsDirect, Logger: logger})
 	runner := &refine.Runner{Config: refine.Config{BaseRefineCredits: 1, CreditsPerUSD: 100, MaxFileBytes: 1 << 20},
-		DB: w.db, Files: files, Editor: directEditor{}, Telegram: tgc, Keys: keys, Logger: logger}
+		DB: w.db, Files: files, Editor: directEditor{}, SetEditor: directEditor{}, Telegram: tgc, Keys: keys, Logger: logger}
 	mux.Handle("/TelegramWebhook", &bot.Webhook{Secret: secret, Publisher: events.NewPublisher(ctx, ps.Client, "telegram-updates"), Logger: logger})
 	mux.Handle("/TelegramUpdates", &events.Consumer{Name: bot.Consumer, Handle: b.Handle, MaxAttempts: 5, Timeout: 30 * time.Second, Logger: logger, DB: w.db})
 	mux.Handle("/RefineJobs", &events.Consumer{Name: "RefineJobs", Handle: runner.Handle, GiveUp: runner.GiveUp, MaxAttempts: 5,

@@ -27,6 +27,8 @@ type Plan struct {
 	Bucket string `json:"b,omitempty"`
 	// Current names a version whose bytes become the file's plain copy.
 	Current *FileRef `json:"c,omitempty"`
+	// Currents are more such versions (the files of a project-wide undo).
+	Currents []FileRef `json:"cs,omitempty"`
 	// Job is a job to publish to refine-jobs.
 	Job int64 `json:"j,omitempty"`
 	// Progress is the job's "Working on …" message (HTML), sent before the
@@ -161,6 +163,12 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 			return err
 		}
 		p.Current = nil
+	}
+	for len(p.Currents) > 0 {
+		if err := b.publishCurrent(ctx, q, p.Currents[0]); err != nil {
+			return err
+		}
+		p.Currents = p.Currents[1:]
 	}
 	if p.Job != 0 {
 		// Locked, so that a runner given the Sweeper's copy of the job's

@@ -27,7 +27,7 @@ func (f editorFunc) Edit(ctx context.Context, r refine.EditRequest) (refine.Edit
 // fake Bot API, with edit as its editor.
 func (f *fixture) runner(edit editorFunc) *refine.Runner {
 	return &refine.Runner{Config: refine.Config{BaseRefineCredits: 1, CreditsPerUSD: 100, MaxFileBytes: 1 << 20, ModelHost: "llm.example"},
-		DB: f.db, Files: f.files, Editor: edit, Telegram: telegram.New(f.tg.URL, f.tg.Token, f.tg.Client()),
+		DB: f.db, Files: f.files, Editor: edit, SetEditor: edit, Telegram: telegram.New(f.tg.URL, f.tg.Token, f.tg.Client()),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
@@ -147,4 +147,27 @@ func waitShown(t *testing.T, tg interface{ ShownTexts(int64) []string }, chat in
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// EditSet runs f on the focus file of a project job, as a change set of
+// that one file.
+func (f editorFunc) EditSet(ctx context.Context, r refine.SetEditRequest) (refine.SetEditOutcome, error) {
+	return oneFileSet(ctx, f, r)
+}
+
+// oneFileSet runs a one-file editor on a project job's focus file.
+func oneFileSet(ctx context.Context, e refine.Editor, r refine.SetEditRequest) (refine.SetEditOutcome, error) {
+	content, err := r.Tree.Read(r.Focus)
+	if err != nil {
+		return refine.SetEditOutcome{}, err
+	}
+	out, err := e.Edit(ctx, refine.EditRequest{Path: r.Focus, Content: content, Instruction: r.Instruction, APIKey: r.APIKey})
+	o := refine.SetEditOutcome{Model: out.Model, PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens,
+		CostUSD: out.CostUSD, Attempts: out.Attempts}
+	if err != nil {
+		return o, err
+	}
+	fc := editblock.FileChange{Op: editblock.Modified, Path: r.Focus, OldPath: r.Focus, Old: content, New: out.Content}
+	o.ChangeSet = editblock.ChangeSet{Files: []editblock.FileChange{fc}, Diff: editblock.GitDiff([]editblock.FileChange{fc})}
+	return o, nil
 }

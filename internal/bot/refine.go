@@ -19,6 +19,10 @@ import (
 // a direct edit with blocks fits easily).
 const MaxInstruction = 32000
 
+// refine is /refine [PATH] INSTRUCTION: a change of the project, focused
+// on PATH when the instruction starts with a file of the project. A direct
+// edit of a named file (the user's own blocks or diff for it) stays the
+// one-file refinement it always was.
 func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
 	if err := needArgs(req); err != nil {
 		return Plan{}, err
@@ -31,10 +35,31 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if err != nil {
 		return Plan{}, err
 	}
+	_, ferr := db.FileByPath(ctx, tx, proj.ID, p)
+	switch {
+	case ferr == nil || strings.HasPrefix(strings.TrimSpace(req.Args), `"`) || strings.HasPrefix(strings.TrimSpace(req.Args), "'"):
+		// A file of the project (or a quoted path) comes first.
+	case !errors.Is(ferr, fault.ErrNotFound):
+		return Plan{}, ferr
+	case looksLikePath(p) && !b.IsDirect(req.Args):
+		// "/refine cmd/nope.go add logging": a path that is not there.
+		if _, err := fileOf(ctx, tx, proj, p); err != nil {
+			return Plan{}, err
+		}
+	default:
+		// The whole instruction is for the project.
+		return b.startProjectJob(ctx, tx, u, req, proj, "", strings.TrimSpace(req.Args), nil)
+	}
 	if instr == "" {
 		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
 	}
-	return b.startJob(ctx, tx, u, req, proj, p, instr)
+	if b.IsDirect(instr) {
+		return b.startJob(ctx, tx, u, req, proj, p, instr)
+	}
+	if _, err := fileOf(ctx, tx, proj, p); err != nil {
+		return Plan{}, err
+	}
+	return b.startProjectJob(ctx, tx, u, req, proj, p, instr, nil)
 }
 
 // plainText is an instruction for the open file, or a nudge to the help.
@@ -42,13 +67,22 @@ func (b *Bot) plainText(ctx context.Context, tx pgx.Tx, u db.User, req Request) 
 	if req.Args == "" {
 		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{reply.Text(shortHelp)}}, nil
 	}
-	if u.OpenPath == nil {
+	if u.AwaitingJob != nil {
+		pl, ok, err := b.answer(ctx, tx, u, req)
+		if ok || err != nil {
+			return pl, err
+		}
+	}
+	if u.CurrentProjectID == nil {
 		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{reply.Text(
-			"No file is open. /open PATH, then tell me what to change; or /refine PATH INSTRUCTION. /help lists everything.")}}, nil
+			"No project is selected. /new NAME creates one (or /use NAME selects one); then tell me what to build or change. /help lists everything.")}}, nil
 	}
 	p, err := currentProject(ctx, tx, u)
 	if err != nil {
 		return Plan{}, err
+	}
+	if u.OpenPath == nil {
+		return b.startProjectJob(ctx, tx, u, req, p, "", req.Args, nil)
 	}
 	return b.startJob(ctx, tx, u, req, p, *u.OpenPath, req.Args)
 }
@@ -87,6 +121,9 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 		return Plan{}, b.insufficient(u, hold)
 	}
 	updateID := req.UpdateID
+	if err := db.SetAwaitingJob(ctx, tx, u.ID, nil); err != nil {
+		return Plan{}, err
+	}
 	j, err := db.CreateJob(ctx, tx, db.NewJob{UserID: u.ID, ProjectID: p.ID, Path: f.Path, Instruction: instr,
 		Mode: mode, ChatID: req.ChatID, SourceUpdateID: &updateID, HoldCredits: hold})
 	if errors.Is(err, fault.ErrInsufficient) {
@@ -159,9 +196,12 @@ func (b *Bot) diff(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pre
 	if err := needArgs(req); err != nil {
 		return Plan{}, err
 	}
+	if rev, ok := revisionArg(req.Args); ok {
+		return b.diffRevision(ctx, tx, u, rev)
+	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(req.Args, "#"), 10, 64)
 	if err != nil || id <= 0 {
-		return Plan{}, refuse("/diff takes a job number, e.g. /diff 42 (/history PATH shows them).")
+		return Plan{}, refuse("/diff takes a job number, e.g. /diff 42, or a revision of the project, e.g. /diff r7 (/history shows them).")
 	}
 	r, err := b.jobDiff(ctx, tx, u, id)
 	if err != nil {
@@ -189,6 +229,15 @@ func (b *Bot) jobDiff(ctx context.Context, q db.Querier, u db.User, id int64) (r
 			msg = *j.Error
 		}
 		return reply.Text("Job %d on %s failed: %s", j.ID, j.Path, msg), nil
+	}
+	if j.Scope == db.ScopeProject {
+		if j.Question != nil {
+			return reply.Text("Job %d asked a question instead of changing anything: %s", j.ID, *j.Question), nil
+		}
+		if j.Diff == nil || *j.Diff == "" {
+			return reply.Text("Job %d changed no line.", j.ID), nil
+		}
+		return reply.WithDiff(reply.HTMLf("Job %d: %s", j.ID, j.Instruction), *j.Diff, fmt.Sprintf("change-%d.diff", j.ID)), nil
 	}
 	if j.Diff == nil || *j.Diff == "" {
 		return reply.Text("Job %d changed nothing in %s.", j.ID, j.Path), nil
@@ -244,6 +293,9 @@ func (b *Bot) undoJob(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan
 	if err != nil {
 		return Plan{}, err
 	}
+	if j.Scope == db.ScopeProject {
+		return b.undoChangeSet(ctx, tx, u, j)
+	}
 	if j.State != db.JobSucceeded || j.ResultVersion == nil || j.BaseVersion == nil {
 		return Plan{}, refuse("Job %d changed nothing, so there is nothing to undo.", id)
 	}
@@ -281,6 +333,9 @@ func (b *Bot) retryJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, i
 	}
 	if err != nil {
 		return Plan{}, err
+	}
+	if j.Scope == db.ScopeProject {
+		return b.startProjectJob(ctx, tx, u, req, p, j.Path, j.Instruction, nil)
 	}
 	return b.startJob(ctx, tx, u, req, p, j.Path, j.Instruction)
 }

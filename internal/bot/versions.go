@@ -30,6 +30,9 @@ func (b *Bot) limits() db.ProjectLimits {
 }
 
 func (b *Bot) history(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if strings.TrimSpace(req.Args) == "" {
+		return b.historyProject(ctx, tx, u)
+	}
 	p, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err
@@ -93,6 +96,9 @@ func source(v db.FileVersion) string {
 }
 
 func (b *Bot) undo(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if strings.TrimSpace(req.Args) == "" {
+		return b.undoProject(ctx, tx, u)
+	}
 	p, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err
@@ -101,6 +107,9 @@ func (b *Bot) undo(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ pre
 }
 
 func (b *Bot) redo(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
+	if strings.TrimSpace(req.Args) == "" {
+		return b.redoProject(ctx, tx, u)
+	}
 	p, f, err := namedFile(ctx, tx, u, req)
 	if err != nil {
 		return Plan{}, err

@@ -189,7 +189,7 @@ func (r *Runner) noteRetry(ctx context.Context, j db.Job, cause error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, retryNoteFor)
 	defer cancel()
-	text := reply.HTMLf("Working on %s… %s, so I am trying again in a moment.", j.Path, note)
+	text := reply.HTMLf("Working on %s… %s, so I am trying again in a moment.", projectView(j).Path, note)
 	_, err = p.EditMessageText(ctx, telegram.EditMessageText{ChatID: j.ChatID, MessageID: *extra.ProgressMessageID,
 		Text: text, ParseMode: telegram.ParseModeHTML, DisablePreview: true})
 	if err != nil && !telegram.IsNotModified(err) {
