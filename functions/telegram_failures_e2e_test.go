@@ -22,6 +22,8 @@ func TestTelegramEndToEndRefineFailures(t *testing.T) {
 	t.Parallel()
 	refused := llmtest.Response{Text: "cmd/main.go\n```go\n<<<<<<< SEARCH\n\tlog.Fatal(\"no config\")\n=======\n\treturn nil\n>>>>>>> REPLACE\n```\n"}
 	valid := llmtest.Response{Text: "cmd/main.go\n```go\n<<<<<<< SEARCH\n\tpanic(\"no config\")\n=======\n\treturn errors.New(\"no config\")\n>>>>>>> REPLACE\n```\n"}
+	// validV2 is the same edit of the version uploaded meanwhile.
+	validV2 := llmtest.Response{Text: "cmd/main.go\n```go\n<<<<<<< SEARCH\n\tpanic(\"no config!\")\n=======\n\treturn errors.New(\"no config\")\n>>>>>>> REPLACE\n```\n"}
 	rejected := llmtest.Response{Status: http.StatusUnauthorized, Body: `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`}
 	tests := []struct {
 		name   string
@@ -44,15 +46,17 @@ func TestTelegramEndToEndRefineFailures(t *testing.T) {
 		{name: "the user's own key is rejected", script: []llmtest.Response{rejected}, ownKey: true, calls: 1, state: "failed",
 			want: []string{"❌ The model service rejected your API key (the one you set with /setkey), so cmd/main.go was not changed.",
 				"Nothing was charged.", "/setkey NEW_KEY sets another; /delkey goes back to the bot's model."}},
-		{name: "the file changed meanwhile", script: []llmtest.Response{valid, valid}, calls: 1, state: "failed", replies: 3,
+		{name: "the file changed meanwhile", script: []llmtest.Response{valid, validV2}, calls: 1, state: "failed", replies: 3,
 			meanwhile: func(w *tgWorld) {
-				// Ann uploads a new version while the model works on version 1.
-				if err := w.send(w.upload("cmd/main.go", mainGo+"\n// v2\n")); err != nil {
+				// Ann uploads a new version, changing the very line the
+				// model edits, while it works on version 1: the change is
+				// applied again to version 2, where it no longer matches.
+				if err := w.send(w.upload("cmd/main.go", strings.Replace(mainGo, `"no config"`, `"no config!"`, 1))); err != nil {
 					w.t.Error(err)
 				}
 				w.waitFor("Updated cmd/main.go (", 20*time.Second)
 			},
-			want: []string{"❌ cmd/main.go changed meanwhile (version 2 was saved while I worked on version 1), so I did not save my edit.",
+			want: []string{"❌ cmd/main.go changed meanwhile, and the change no longer applies to it, so I did not save it.",
 				"Nothing was charged.", "Tap Retry"},
 			buttons: `"retry:`},
 	}
@@ -119,7 +123,7 @@ func TestTelegramEndToEndRefineFailures(t *testing.T) {
 			// Retry runs the same instruction again, on version 2.
 			var id int64
 			w.scan(`SELECT id FROM refine_jobs`, &id)
-			w.want(w.post(w.tap(fmt.Sprintf("retry:%d", id)), 2), "Working on cmd/main.go…", "✅ cmd/main.go → version 3 (1 edit,")
+			w.want(w.post(w.tap(fmt.Sprintf("retry:%d", id)), 2), "Working on cmd/main.go…", "✅ cmd/main.go changed (", "cmd/main.go (+1 −1)")
 		})
 	}
 }

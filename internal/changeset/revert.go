@@ -184,7 +184,7 @@ func Stats(diff string) []FileStat {
 func Summary(stats []FileStat) string {
 	parts := make([]string, 0, len(stats))
 	for _, s := range stats {
-		var what []string
+		var what, counts []string
 		switch s.Op {
 		case editblock.Created:
 			what = append(what, "new")
@@ -195,16 +195,19 @@ func Summary(stats []FileStat) string {
 			what = append(what, "from "+s.OldPath)
 		}
 		if s.Added > 0 {
-			what = append(what, fmt.Sprintf("+%d", s.Added))
+			counts = append(counts, fmt.Sprintf("+%d", s.Added))
 		}
 		if s.Removed > 0 {
-			what = append(what, fmt.Sprintf("−%d", s.Removed))
+			counts = append(counts, fmt.Sprintf("−%d", s.Removed))
+		}
+		if len(counts) > 0 {
+			what = append(what, strings.Join(counts, " "))
 		}
 		if len(what) == 0 {
 			parts = append(parts, s.Path)
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s)", s.Path, strings.Join(what, " ")))
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.Path, strings.Join(what, ", ")))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -161,10 +162,11 @@ func (r *Runner) runProject(ctx context.Context, j db.Job) error {
 			return err
 		}
 		// A file it touches moved: apply the same reply to the new state.
+		moved := conflictNames(err)
 		if try == conflictRetries {
 			return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
-				"Files this change touches were changed meanwhile (%s), so I did not save it. Nothing was charged. "+
-					"Tap Retry to run the same instruction on the project as it is now.", conflictNames(err)), usage, time.Since(start))
+				"%s kept changing while I worked, so I did not save the change. Nothing was charged. "+
+					"Tap Retry to run the same instruction on the project as it is now.", moved), usage, time.Since(start))
 		}
 		if snap, err = changeset.Load(ctx, r.DB.Pool, r.Files, j.ProjectID); err != nil {
 			return err
@@ -179,8 +181,8 @@ func (r *Runner) runProject(ctx context.Context, j db.Job) error {
 				return storageOr(aerr)
 			}
 			return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
-				"Files this change touches were changed meanwhile, and the change no longer applies to them, so I did not save it. "+
-					"Nothing was charged. Tap Retry to run the same instruction on the project as it is now."), usage, time.Since(start))
+				"%s changed meanwhile, and the change no longer applies to it, so I did not save it. "+
+					"Nothing was charged. Tap Retry to run the same instruction on the project as it is now.", moved), usage, time.Since(start))
 		}
 		r.Logger.InfoContext(ctx, "change set applied again after a concurrent change", "try", try+1)
 		out.ChangeSet = cs2
@@ -244,12 +246,13 @@ func storageOr(err error) error {
 	return err
 }
 
+// conflictNames names the files a conflict is about.
 func conflictNames(err error) string {
 	var ce *db.ChangedFileError
-	if errors.As(err, &ce) {
-		return fmt.Sprint(ce.Paths)
+	if errors.As(err, &ce) && len(ce.Paths) > 0 {
+		return strings.Join(ce.Paths, ", ")
 	}
-	return "another change was saved while I worked"
+	return "A file of the project"
 }
 
 // projectReply is a project job's result: the model's question, or the
