@@ -30,6 +30,9 @@ const (
 	// both carry a file version's id.
 	CallbackRestore = "restore"
 	CallbackRedo    = "redo"
+	// A project-wide undo's button redoes it: it carries the undo's change
+	// set id.
+	CallbackRedoSet = "redoset"
 )
 
 // MaxPacks bounds a pack index: no offer has a hundred packs.
@@ -42,6 +45,7 @@ var callbackBounds = map[string]struct{ min, max int64 }{
 	CallbackBuy:     {0, MaxPacks - 1},
 	CallbackRestore: {1, math.MaxInt64},
 	CallbackRedo:    {1, math.MaxInt64},
+	CallbackRedoSet: {1, math.MaxInt64},
 }
 
 var errBadCallback = errors.New("malformed callback data")

@@ -232,6 +232,28 @@ func (b *Bot) undoChangeSet(ctx context.Context, tx pgx.Tx, u db.User, j db.Job)
 	return b.reverted(ctx, tx, p, rv, err)
 }
 
+// redoButton is the Redo button of a project-wide undo: that undo is
+// reverted, if nothing it touched changed since. Another user's id is an
+// invalid button.
+func (b *Bot) redoButton(ctx context.Context, tx pgx.Tx, u db.User, id int64) (Plan, error) {
+	c, err := db.UserChangeSet(ctx, tx, u.ID, id)
+	if errors.Is(err, fault.ErrNotFound) || (err == nil && c.Kind != db.ChangeUndo) {
+		return Plan{}, refuse("That button is no longer valid.")
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	p, err := db.ProjectByID(ctx, tx, u.ID, c.ProjectID)
+	if err != nil {
+		return Plan{}, err
+	}
+	rv, err := changeset.UndoChangeSet(ctx, tx, p.ID, c.ID, b.limits())
+	if errors.Is(err, db.ErrAlreadyUndone) {
+		return Plan{}, refuse("That undo was redone already. /history lists the changes of %s.", p.Name)
+	}
+	return b.reverted(ctx, tx, p, rv, err)
+}
+
 // reverted says what an undo or redo did, or why it did nothing.
 func (b *Bot) reverted(ctx context.Context, tx pgx.Tx, p db.Project, rv changeset.Reverted, err error) (Plan, error) {
 	var changed *db.ChangedFileError
@@ -263,18 +285,16 @@ func (b *Bot) reverted(ctx context.Context, tx pgx.Tx, p db.Project, rv changese
 	if rv.ChangeSet.Kind == db.ChangeRedo {
 		r = reply.Text("Redone: %s %s as the change left %s (r%d). /undo undoes it again.", list, isAre(len(names)), them(len(names)), rv.ChangeSet.ResultRevision)
 	} else {
-		r = reply.Text("Undone: %s %s back as %s were (r%d). /redo brings the change back.", list, isAre(len(names)), they(len(names)), rv.ChangeSet.ResultRevision)
+		was := "it was"
+		if len(names) > 1 {
+			was = "they were"
+		}
+		r = reply.Text("Undone: %s %s back as %s (r%d). /redo brings the change back.", list, isAre(len(names)), was, rv.ChangeSet.ResultRevision)
+		r.Buttons = [][]reply.Button{{{Text: "Redo", Data: fmt.Sprintf("%s:%d", CallbackRedoSet, rv.ChangeSet.ID)}}}
 	}
 	pl := done(r)
 	pl.Currents = refs
 	return pl, nil
-}
-
-func they(n int) string {
-	if n == 1 {
-		return "it"
-	}
-	return "they"
 }
 
 // joinAnd writes "a", "a and b", "a, b and c".

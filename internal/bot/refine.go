@@ -271,6 +271,8 @@ func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 		pl, err = b.undoJob(ctx, tx, u, c.N)
 	case CallbackRestore, CallbackRedo:
 		pl, err = b.versionButton(ctx, tx, u, c.Kind, c.N)
+	case CallbackRedoSet:
+		pl, err = b.redoButton(ctx, tx, u, c.N)
 	case CallbackBuy:
 		pl, err = b.buy(ctx, tx, u, req, prep)
 	default:

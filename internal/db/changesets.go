@@ -198,6 +198,18 @@ func GetChangeSet(ctx context.Context, q Querier, projectID string, id int64) (C
 	return c, nil
 }
 
+// UserChangeSet reads a change set only if its project is the user's (a
+// button names it by id).
+func UserChangeSet(ctx context.Context, q Querier, userID, id int64) (ChangeSet, error) {
+	c, err := scanChangeSet(q.QueryRow(ctx, `SELECT c.id, c.project_id::text, c.kind, c.job_id, c.base_revision,
+		c.result_revision, c.undoes, c.undone_by, c.summary, c.created_at
+		FROM change_sets c JOIN projects p ON p.id = c.project_id WHERE c.id = $1 AND p.user_id = $2`, id, userID))
+	if err != nil {
+		return ChangeSet{}, fmt.Errorf("UserChangeSet(%d, %d): %w", userID, id, err)
+	}
+	return c, nil
+}
+
 // ChangeSetAt reads the change set that made a project's revision rev.
 func ChangeSetAt(ctx context.Context, q Querier, projectID string, rev int64) (ChangeSet, error) {
 	c, err := scanChangeSet(q.QueryRow(ctx, `SELECT `+changeSetColumns+` FROM change_sets

@@ -111,15 +111,15 @@ type Config struct {
 
 // Runner is the RefineJobs consumer.
 type Runner struct {
-	Config   Config
-	DB       *db.DB
-	Files    Files
-	Editor   Editor
+	Config Config
+	DB     *db.DB
+	Files  Files
+	Editor Editor
 	// SetEditor computes change sets of a whole project (project jobs).
 	SetEditor SetEditor
 	Telegram  reply.Sender
-	Keys     *secretbox.Box
-	Logger   *slog.Logger
+	Keys      *secretbox.Box
+	Logger    *slog.Logger
 
 	mu       sync.Mutex
 	inflight map[int64]work // lease.go

@@ -64,16 +64,16 @@ func TestSayWaitsForTheResultAndPressesButtons(t *testing.T) {
 	say("--file", main, "--caption", "cmd/main.go")
 
 	out := say("/refine cmd/main.go return nil instead of panicking")
-	if !strings.Contains(out, "Working on cmd/main.go") || !strings.Contains(out, "✅ cmd/main.go → version 2") {
+	if !strings.Contains(out, "Working on cmd/main.go") || !strings.Contains(out, "✅ cmd/main.go changed (") {
 		t.Fatalf("say returned before the final reply:\n%s", out)
 	}
 	out = say("--press", "undo")
-	if !strings.Contains(out, "pressing [Undo] on: ✅ cmd/main.go → version 2") || !strings.Contains(out, "restored to version 1") {
+	if !strings.Contains(out, "pressing [Undo] on: ✅ cmd/main.go changed") || !strings.Contains(out, "Undone: cmd/main.go is back as it was") {
 		t.Fatalf("pressing Undo:\n%s", out)
 	}
 	// By number: the newest reply with buttons is now the undo's, whose
 	// first button brings the change back.
-	if out = say("--press", "1"); !strings.Contains(out, "pressing [Redo]") || !strings.Contains(out, "Redone: cmd/main.go") {
+	if out = say("--press", "1"); !strings.Contains(out, "pressing [Redo]") || !strings.Contains(out, "Redone: cmd/main.go is as the change left it") {
 		t.Fatalf("pressing button 1:\n%s", out)
 	}
 	code, _, stderr := runWith(t, nil, "say", "--data", data, "--press", "Buy")
