@@ -370,13 +370,9 @@ func revertChangeSet(ctx context.Context, q Querier, target ChangeSet, kind stri
 		if curDeleted {
 			nv.BaseVersion, nv.Create = 0, true // brought back from its tombstone
 		}
-		var prev *FileVersion
-		if v.Parent != nil {
-			p, err := GetFileVersion(ctx, q, target.ProjectID, v.Path, *v.Parent)
-			if err != nil {
-				return ChangeSet{}, nil, err
-			}
-			prev = &p
+		prev, err := replacedVersion(ctx, q, v)
+		if err != nil {
+			return ChangeSet{}, nil, err
 		}
 		if prev == nil || prev.Deleted {
 			nv.Delete = true
@@ -403,6 +399,37 @@ func revertChangeSet(ctx context.Context, q Querier, target ChangeSet, kind stri
 		return ChangeSet{}, nil, fault.AsPermanent(fmt.Errorf("RevertChangeSet(%d): %w", target.ID, ErrAlreadyUndone))
 	}
 	return cs, out, nil
+}
+
+// replacedVersion is the version v replaced: the file as it was before v's
+// change set (nil: v created the file). A version whose lineage its commit
+// recorded (an upload, a refinement, a deletion) names it as its parent.
+// One that an undo, a redo or a restore wrote (Redo or CopyOf set) does
+// not: its parent is where the file's own /undo goes next, the parent of
+// the content it copies. Each such write was made at latest_version + 1
+// over the current version, which is the latest one (only the retired
+// PointToVersion moved a file back without a version), so it replaced the
+// file's previous version.
+func replacedVersion(ctx context.Context, q Querier, v FileVersion) (*FileVersion, error) {
+	if v.Redo == nil && v.CopyOf == nil {
+		if v.Parent == nil {
+			return nil, nil
+		}
+		p, err := GetFileVersion(ctx, q, v.ProjectID, v.Path, *v.Parent)
+		if err != nil {
+			return nil, err
+		}
+		return &p, nil
+	}
+	p, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+` FROM file_versions
+		WHERE project_id = $1 AND path = $2 AND version < $3 ORDER BY version DESC LIMIT 1`, v.ProjectID, v.Path, v.Version))
+	if errors.Is(err, fault.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the version before %q v%d: %w", v.Path, v.Version, err)
+	}
+	return &p, nil
 }
 
 // SetChangeSetJob links a change set to the job that made it.

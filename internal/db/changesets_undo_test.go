@@ -388,6 +388,17 @@ func TestProjectUndoOfPerFileCommands(t *testing.T) {
 	p.want("restore", "a=a1")
 	p.revert(p.undoTarget().ID, db.ChangeUndo)
 	p.want("the project's undo of the restore", "a=a3")
+
+	if _, err := db.Undo(ctx, p.d.Pool, p.id, "a", db.ProjectLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	p.want("the file's undo", "a=a2")
+	if _, err := db.Redo(ctx, p.d.Pool, p.id, "a", db.ProjectLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	p.want("the file's redo", "a=a3")
+	p.revert(p.undoTarget().ID, db.ChangeUndo)
+	p.want("the project's undo of the file's redo", "a=a2")
 }
 
 // An undo that brings files back is bound by the project's limits like any
