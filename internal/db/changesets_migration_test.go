@@ -296,3 +296,40 @@ func mustFilesOn(t *testing.T, q db.Querier, csID int64) []db.FileVersion {
 	}
 	return vs
 }
+
+// A project goes with its change sets, undos and jobs: the schema's links
+// between them (undoes, undone_by, a job's change set) do not hold it back.
+func TestDeletingAProjectTakesItsChangeSets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newCSProject(t, 38)
+	j, err := db.CreateJob(ctx, p.d.Pool, db.NewJob{UserID: p.user.ID, ProjectID: p.id, Instruction: "x", Mode: db.ModeLLM,
+		ChatID: p.user.ChatID, Scope: db.ScopeProject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ClaimJob(ctx, p.d.Pool, j.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	cs, _, err := db.CommitChangeSet(ctx, p.d.Pool, db.NewChangeSet{ProjectID: p.id, Kind: db.ChangeRefine, JobID: &j.ID,
+		Files: files(content("a", "a1"), content("b", "b1"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SucceedProjectJob(ctx, p.d.Pool, j.ID, db.ProjectSuccess{ChangeSetID: cs.ID}); err != nil {
+		t.Fatal(err)
+	}
+	p.revert(p.revert(cs.ID, db.ChangeUndo).ID, db.ChangeRedo)
+	if err := db.PinFiles(ctx, p.d.Pool, p.id, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.d.Pool.Exec(ctx, `DELETE FROM projects WHERE id = $1`, p.id); err != nil {
+		t.Fatalf("deleting the project: %v", err)
+	}
+	var left int
+	err = p.d.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM change_sets) + (SELECT count(*) FROM file_versions)
+		+ (SELECT count(*) FROM refine_jobs) + (SELECT count(*) FROM pinned_files)`).Scan(&left)
+	if err != nil || left != 0 {
+		t.Errorf("%d rows left, %v", left, err)
+	}
+}
