@@ -110,7 +110,7 @@ func TestProjectUndoRedoChain(t *testing.T) {
 	if r := p.redoTarget(); r.ID != u2.ID {
 		t.Fatalf("RedoTarget = %d, want the undo of C2 (%d)", r.ID, u2.ID)
 	}
-	r2 := p.revert(u2.ID, db.ChangeRedo)
+	p.revert(u2.ID, db.ChangeRedo)
 	p.want("redo of C2", "a=a2 b=b1 e=dd1")
 	if r := p.redoTarget(); r.ID != u3.ID {
 		t.Fatalf("RedoTarget after one redo = %d, want the undo of C3 (%d)", r.ID, u3.ID)
@@ -137,7 +137,6 @@ func TestProjectUndoRedoChain(t *testing.T) {
 	if r := p.revision(); r != 9 {
 		t.Errorf("revision %d after 4 changes, 3 undos and 2 redos, want 9", r)
 	}
-	_ = r2
 }
 
 // An undo reverts a change set only if every file it touched is still as it
@@ -331,7 +330,7 @@ func TestProjectJobSuccess(t *testing.T) {
 	if got, err := db.JobOfChangeSet(ctx, p.d.Pool, cs.ID); err != nil || got.ID != j1.ID || got.State != db.JobSucceeded || got.Scope != db.ScopeProject {
 		t.Errorf("JobOfChangeSet: %+v, %v", got, err)
 	}
-	for _, v := range mustFiles(t, p, cs.ID) {
+	for _, v := range mustFilesOn(t, p.d.Pool, cs.ID) {
 		if v.JobID == nil || *v.JobID != j1.ID || v.Source != db.SourceRefine {
 			t.Errorf("%s: job %v source %s, want job %d, refine", v.Path, v.JobID, v.Source, j1.ID)
 		}
@@ -351,15 +350,6 @@ func TestProjectJobSuccess(t *testing.T) {
 	if err := db.SucceedProjectJob(ctx, p.d.Pool, j3.ID, db.ProjectSuccess{}); err == nil {
 		t.Error("a project job succeeded with nothing")
 	}
-}
-
-func mustFiles(t *testing.T, p *csProject, csID int64) []db.FileVersion {
-	t.Helper()
-	vs, err := db.ChangeSetFiles(context.Background(), p.d.Pool, csID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
 }
 
 // /undo of the project after a per-file /undo, /redo or /restore takes that
