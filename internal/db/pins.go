@@ -23,7 +23,7 @@ func PinFiles(ctx context.Context, q Querier, projectID string, paths []string) 
 // returns those that were pinned.
 func UnpinFiles(ctx context.Context, q Querier, projectID string, paths []string) ([]string, error) {
 	rows, err := q.Query(ctx, `DELETE FROM pinned_files WHERE project_id = $1
-		AND (cardinality($2::text[]) = 0 OR path = ANY($2)) RETURNING path`, projectID, paths)
+		AND (coalesce(cardinality($2::text[]), 0) = 0 OR path = ANY($2)) RETURNING path`, projectID, paths)
 	if err != nil {
 		return nil, fmt.Errorf("UnpinFiles(%s): %w", projectID, translate(err))
 	}

@@ -81,13 +81,6 @@ ALTER TABLE refine_jobs
     ADD COLUMN thread jsonb,
     ADD COLUMN model_reply text;
 ALTER TABLE refine_jobs ADD CONSTRAINT refine_jobs_scope_valid CHECK (scope IN ('file', 'project'));
--- A project job succeeds with a change set, or with a question; a file job
--- as before.
-ALTER TABLE refine_jobs DROP CONSTRAINT refine_jobs_success_complete;
-ALTER TABLE refine_jobs ADD CONSTRAINT refine_jobs_success_complete CHECK (
-    state <> 'succeeded' OR finished_at IS NOT NULL AND (
-        (result_version IS NOT NULL AND after_sha256 IS NOT NULL)
-        OR change_set_id IS NOT NULL OR question IS NOT NULL));
 
 CREATE TABLE pinned_files (
     project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
@@ -97,6 +90,9 @@ CREATE TABLE pinned_files (
 );
 
 ALTER TABLE users ADD COLUMN awaiting_job bigint REFERENCES refine_jobs (id) ON DELETE SET NULL;
+
+-- Replaced below, once the backfill has linked jobs to change sets.
+ALTER TABLE refine_jobs DROP CONSTRAINT refine_jobs_success_complete;
 
 -- The backfill: a job's versions are one change set, every other version
 -- one of its own, numbered per project by when they were written.
@@ -121,9 +117,15 @@ UPDATE file_versions v SET change_set_id = c.id
     WHERE c.project_id = v.project_id
       AND c.legacy_group = CASE WHEN v.source = 'refine' AND v.job_id IS NOT NULL THEN 'j' || v.job_id ELSE 'v' || v.id END;
 
--- What an old version replaced is not recorded; its lineage parent is the
--- best guess (they differ only around the old undo, which wrote no row).
-UPDATE file_versions SET replaces = parent_version WHERE parent_version IS NOT NULL;
+-- What an old version replaced is not recorded. A refinement's or an
+-- upload's lineage parent is it; an undo, redo or restore (redo_version or
+-- copy_of set) replaced the version written just before it, since every
+-- write took latest_version + 1 (the old undo that only moved the pointer
+-- wrote no row, and is the one case this can get wrong).
+UPDATE file_versions v SET replaces = CASE
+    WHEN v.redo_version IS NULL AND v.copy_of IS NULL THEN v.parent_version
+    ELSE (SELECT max(w.version) FROM file_versions w
+          WHERE w.project_id = v.project_id AND w.path = v.path AND w.version < v.version) END;
 
 UPDATE refine_jobs j SET change_set_id = c.id
     FROM change_sets c WHERE c.job_id = j.id AND c.kind = 'refine' AND j.state = 'succeeded';
@@ -131,6 +133,16 @@ UPDATE refine_jobs j SET change_set_id = c.id
 UPDATE projects p SET revision = r.n
     FROM (SELECT project_id, max(result_revision) AS n FROM change_sets GROUP BY project_id) r
     WHERE r.project_id = p.id;
+
+-- A project job succeeds with a change set, or with a question; a file job
+-- as before. Added after the backfill linked the jobs to their change sets.
+-- NOT VALID: a question job whose question a down migration dropped (and a
+-- migration up again cannot bring back) stays; every new or changed row is
+-- checked.
+ALTER TABLE refine_jobs ADD CONSTRAINT refine_jobs_success_complete CHECK (
+    state <> 'succeeded' OR finished_at IS NOT NULL AND (
+        (result_version IS NOT NULL AND after_sha256 IS NOT NULL)
+        OR change_set_id IS NOT NULL OR question IS NOT NULL)) NOT VALID;
 
 -- +goose Down
 ALTER TABLE users DROP COLUMN awaiting_job;
@@ -144,6 +156,8 @@ ALTER TABLE refine_jobs DROP COLUMN model_reply, DROP COLUMN thread, DROP COLUMN
     DROP COLUMN change_set_id, DROP COLUMN scope;
 -- A deleted file has no place in the old model: it goes, with its history.
 DELETE FROM project_files WHERE deleted;
+-- The cascade queued deferred checks; run them now, before the ALTERs.
+SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE file_versions DROP CONSTRAINT file_versions_replaces_valid;
 ALTER TABLE file_versions DROP COLUMN replaces, DROP COLUMN renamed_from, DROP COLUMN deleted, DROP COLUMN change_set_id;
 DROP TABLE change_sets;
