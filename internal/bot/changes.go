@@ -345,7 +345,7 @@ func changeWhat(c db.ChangeSet) string {
 			if len([]rune(s)) > 48 {
 				s = string([]rune(s)[:47]) + "…"
 			}
-			return fmt.Sprintf("%q", s)
+			return "“" + s + "”"
 		}
 		return "refinement"
 	case db.ChangeUndo:

@@ -20,9 +20,8 @@ import (
 const MaxInstruction = 32000
 
 // refine is /refine [PATH] INSTRUCTION: a change of the project, focused
-// on PATH when the instruction starts with a file of the project. A direct
-// edit of a named file (the user's own blocks or diff for it) stays the
-// one-file refinement it always was.
+// on PATH when the instruction starts with a file of the project (blocks
+// that name no file then edit it).
 func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ prepared) (Plan, error) {
 	if err := needArgs(req); err != nil {
 		return Plan{}, err
@@ -36,8 +35,9 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 		return Plan{}, err
 	}
 	_, ferr := db.FileByPath(ctx, tx, proj.ID, p)
+	quoted := strings.HasPrefix(strings.TrimSpace(req.Args), `"`) || strings.HasPrefix(strings.TrimSpace(req.Args), "'")
 	switch {
-	case ferr == nil || strings.HasPrefix(strings.TrimSpace(req.Args), `"`) || strings.HasPrefix(strings.TrimSpace(req.Args), "'"):
+	case ferr == nil || quoted:
 		// A file of the project (or a quoted path) comes first.
 	case !errors.Is(ferr, fault.ErrNotFound):
 		return Plan{}, ferr
@@ -53,11 +53,12 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if instr == "" {
 		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
 	}
-	if b.IsDirect(instr) {
-		return b.startJob(ctx, tx, u, req, proj, p, instr)
-	}
 	if _, err := fileOf(ctx, tx, proj, p); err != nil {
 		return Plan{}, err
+	}
+	if b.IsDirect(req.Args) && !b.IsDirect(instr) {
+		// The path was the first block's file name: keep it with its block.
+		instr = strings.TrimSpace(req.Args)
 	}
 	return b.startProjectJob(ctx, tx, u, req, proj, p, instr, nil)
 }

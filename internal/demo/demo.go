@@ -29,6 +29,16 @@ func main() {
 }
 `
 	instruction = "/refine " + path + "\n" + path + "\n```go\n<<<<<<< SEARCH\n\tfmt.Println(\"hello\")\n=======\n\tfmt.Println(\"hello, world\")\n>>>>>>> REPLACE\n```"
+
+	// A change of the whole project, as the user's own blocks (a model
+	// answers in the same form): main.go calls a greeting from a new file,
+	// and the README says so. One change set of three files.
+	readme       = "README.md"
+	readmeText   = "# demo\n\nPrints a greeting.\n"
+	multiRequest = "/refine\n" +
+		"cmd/main.go\n```go\n<<<<<<< SEARCH\n\tfmt.Println(\"hello\")\n=======\n\tfmt.Println(greeting())\n>>>>>>> REPLACE\n```\n\n" +
+		"cmd/greeting.go\n```go\n<<<<<<< SEARCH\n=======\npackage main\n\nfunc greeting() string { return \"hello, world\" }\n>>>>>>> REPLACE\n```\n\n" +
+		"README.md\n```\n<<<<<<< SEARCH\nPrints a greeting.\n=======\nPrints a greeting (cmd/greeting.go).\n>>>>>>> REPLACE\n```"
 )
 
 // StepError names the step that failed.
@@ -69,7 +79,7 @@ func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Wri
 			return err
 		}},
 		{"/refine", func(ctx context.Context) error {
-			replies, err := r.exchange(ctx, instruction, 2, "version 2")
+			replies, err := r.exchange(ctx, instruction, 2, path+" changed")
 			if err != nil {
 				return err
 			}
@@ -82,12 +92,13 @@ func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Wri
 			if err != nil {
 				return err
 			}
-			if len(st.Jobs) == 0 || st.Jobs[0].State != "succeeded" || st.Jobs[0].ResultVersion == nil || *st.Jobs[0].ResultVersion != 2 {
-				return fmt.Errorf("recorded job: %+v, want succeeded at version 2", st.Jobs)
+			if len(st.Jobs) == 0 || st.Jobs[0].State != "succeeded" || st.Jobs[0].Revision == nil ||
+				len(st.Jobs[0].Files) != 1 || !strings.HasPrefix(st.Jobs[0].Files[0], path+" v2") {
+				return fmt.Errorf("recorded job: %+v, want succeeded with %s at version 2", st.Jobs, path)
 			}
 			j := st.Jobs[0]
-			r.show("  recorded: job %d %s, %s, version %d → %d, sha256 %s…, %d credit(s) charged, reply sent: %v",
-				j.ID, j.State, j.Mode, deref(j.BaseVersion), deref(j.ResultVersion), (*j.AfterSHA256)[:12], j.ChargedCredits, j.Replied)
+			r.show("  recorded: job %d %s, %s, change set r%d: %s, %d credit(s) charged, reply sent: %v",
+				j.ID, j.State, j.Mode, *j.Revision, strings.Join(j.Files, ", "), j.ChargedCredits, j.Replied)
 			return nil
 		}},
 		{"/diff", func(ctx context.Context) error {
@@ -107,6 +118,52 @@ func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Wri
 				return fmt.Errorf("history does not list versions 1 and 2: %q", t)
 			}
 			return nil
+		}},
+		{"upload README.md", func(ctx context.Context) error {
+			r.show("user: [sends README.md]")
+			after, err := r.c.LastSeq(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := r.c.SendDocument(ctx, r.u, readme, []byte(readmeText), readme); err != nil {
+				return err
+			}
+			_, err = r.expect(ctx, after, 1, "Added "+readme)
+			return err
+		}},
+		{"a change across files", func(ctx context.Context) error {
+			if _, err := r.exchange(ctx, multiRequest, 2, "3 files changed"); err != nil {
+				return err
+			}
+			st, err := r.c.State(ctx, r.u.ID)
+			if err != nil {
+				return err
+			}
+			if len(st.Jobs) == 0 || st.Jobs[0].State != "succeeded" || st.Jobs[0].Revision == nil || len(st.Jobs[0].Files) != 3 {
+				return fmt.Errorf("recorded job: %+v, want one change set of 3 files", st.Jobs)
+			}
+			j := st.Jobs[0]
+			r.show("  recorded: job %d %s, change set r%d: %s, %d credit(s) charged", j.ID, j.State, *j.Revision,
+				strings.Join(j.Files, ", "), j.ChargedCredits)
+			return nil
+		}},
+		{"/history of the project", func(ctx context.Context) error {
+			replies, err := r.exchange(ctx, "/history", 1, "cmd/greeting.go (created)")
+			if err == nil && !strings.Contains(replies[0].Text, "/diff r") {
+				err = fmt.Errorf("the project's history offers no /diff rN: %q", replies[0].Text)
+			}
+			return err
+		}},
+		{"/undo of the whole change", func(ctx context.Context) error {
+			_, err := r.exchange(ctx, "/undo", 1, "Undone: README.md, cmd/greeting.go and cmd/main.go are back as they were")
+			if err != nil {
+				return err
+			}
+			replies, err := r.exchange(ctx, "/files", 1, path)
+			if err == nil && strings.Contains(replies[0].Text, "greeting.go") {
+				err = fmt.Errorf("the undone change's new file is still listed: %q", replies[0].Text)
+			}
+			return err
 		}},
 		{"/buy", func(ctx context.Context) error {
 			before, err := r.c.State(ctx, r.u.ID)

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -142,6 +143,9 @@ type JobRow struct {
 	DurationMS     *int64  `json:"duration_ms"`
 	Error          *string `json:"error"`
 	Replied        bool    `json:"replied"`
+	// A project job's change set: the revision it made and its files.
+	Revision *int64   `json:"revision,omitempty"`
+	Files    []string `json:"files,omitempty"`
 }
 
 func (s *Stack) userState(r *http.Request, telegramID int64) (UserState, error) {
@@ -177,9 +181,24 @@ func (s *Stack) userState(r *http.Request, telegramID int64) (UserState, error) 
 		if err != nil {
 			return UserState{}, err
 		}
-		st.Jobs = append(st.Jobs, JobRow{ID: j.ID, Path: j.Path, Mode: j.Mode, State: j.State, BaseVersion: j.BaseVersion,
+		row := JobRow{ID: j.ID, Path: j.Path, Mode: j.Mode, State: j.State, BaseVersion: j.BaseVersion,
 			ResultVersion: j.ResultVersion, AfterSHA256: j.AfterSHA256, ChargedCredits: j.ChargedCredits,
-			DurationMS: j.DurationMS, Error: j.Error, Replied: j.ReplySentAt != nil})
+			DurationMS: j.DurationMS, Error: j.Error, Replied: j.ReplySentAt != nil}
+		if j.ChangeSetID != nil {
+			c, err := db.GetChangeSet(ctx, s.DB.Pool, j.ProjectID, *j.ChangeSetID)
+			if err != nil {
+				return UserState{}, err
+			}
+			vs, err := db.ChangeSetFiles(ctx, s.DB.Pool, c.ID)
+			if err != nil {
+				return UserState{}, err
+			}
+			row.Revision = &c.ResultRevision
+			for _, v := range vs {
+				row.Files = append(row.Files, fmt.Sprintf("%s v%d (%s)", v.Path, v.Version, v.Op()))
+			}
+		}
+		st.Jobs = append(st.Jobs, row)
 	}
 	return st, nil
 }

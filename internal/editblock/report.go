@@ -336,15 +336,19 @@ func (e *Error) HTML(a Author, limit int) string {
 			break
 		}
 		var s strings.Builder
+		path := e.Path // a change set's failures each name their own file
+		if f.Path != "" {
+			path = f.Path
+		}
 		fmt.Fprintf(&s, "<b>Block %d of %d</b> (line %d of %s): %s.\n", f.Block, total, f.ReplyLine, w.Of, esc(w.fix(f.Reason)))
 		if len(f.search) > 0 {
 			fmt.Fprintf(&s, "%s:\n%s\n", w.Search, preLines(f.search))
 		}
 		if f.near != nil {
-			fmt.Fprintf(&s, "Did you mean these lines of %s (from line %d)?\n%s\n", esc(e.Path), f.near.line, preLines(f.near.lines))
+			fmt.Fprintf(&s, "Did you mean these lines of %s (from line %d)?\n%s\n", esc(path), f.near.line, preLines(f.near.lines))
 		}
 		if f.replacePresent {
-			fmt.Fprintf(&s, "The new lines are already in %s: is this change made already?\n", esc(e.Path))
+			fmt.Fprintf(&s, "The new lines are already in %s: is this change made already?\n", esc(path))
 		}
 		if f.dividers > 1 {
 			fmt.Fprintf(&s, "This block has %d lines of = between its markers; none of its readings matched.\n", f.dividers)

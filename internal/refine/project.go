@@ -135,11 +135,11 @@ func (r *Runner) runProject(ctx context.Context, j db.Job) error {
 				return err
 			}
 			var err error
-			cs, _, err = snap.Commit(ctx, tx, st, db.ChangeRefine, &jobID, j.Instruction, r.Config.Limits)
+			cs, _, err = snap.Commit(ctx, tx, st, db.ChangeRefine, &jobID, changeSummary(j, out), r.Config.Limits)
 			if err != nil {
 				return err
 			}
-			if err := db.ChargeHold(ctx, tx, j.ID, charge, "change "+projectLabel(j)); err != nil && !errors.Is(err, db.ErrHoldSettled) {
+			if err := db.ChargeHold(ctx, tx, j.ID, charge, "change "+changedFiles(out.ChangeSet)); err != nil && !errors.Is(err, db.ErrHoldSettled) {
 				return err
 			}
 			return db.SucceedProjectJob(ctx, tx, j.ID, db.ProjectSuccess{ChangeSetID: cs.ID, ModelReply: out.Reply,
@@ -229,11 +229,27 @@ func projectView(j db.Job) db.Job {
 	return j
 }
 
-func projectLabel(j db.Job) string {
-	if j.Path != "" {
-		return j.Path + " and others"
+// changeSummary is how /history names a change: the request's first line,
+// or, for the user's own blocks, what they are.
+func changeSummary(j db.Job, out SetEditOutcome) string {
+	if out.Direct {
+		return fmt.Sprintf("your edit (%s)", plural(len(out.ChangeSet.Blocks), "block"))
 	}
-	return "project"
+	line, _, _ := strings.Cut(strings.TrimSpace(j.Instruction), "\n")
+	return line
+}
+
+// changedFiles names a change set's files for the ledger: "a.go, b.go +2".
+func changedFiles(cs editblock.ChangeSet) string {
+	var names []string
+	for i, f := range cs.Files {
+		if i == 2 {
+			names = append(names, fmt.Sprintf("+%d", len(cs.Files)-2))
+			break
+		}
+		names = append(names, f.Path)
+	}
+	return strings.Join(names, ", ")
 }
 
 // storageOr names the file store as the failing service of a storage
