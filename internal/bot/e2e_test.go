@@ -170,7 +170,7 @@ func TestEndToEnd(t *testing.T) {
 	expect(t, w.say(ann, upd, 1), "Working on cmd/main.go…")
 	// The result replaces the Working message (editMessageText).
 	got := []string{waitShown(t, w.tg, ann, "✅")}
-	expect(t, got, "✅ cmd/main.go → version 2 (1 edit, 1 credit", "<pre>", "+\treturn")
+	expect(t, got, "✅ cmd/main.go changed (1 credit", "cmd/main.go (+1 −1)", "<pre>", "+\treturn")
 	p := mustProject(t, &fixture{db: w.db}, "api")
 	obj, err := w.files.Get(context.Background(), p.ID, "cmd/main.go")
 	if err != nil || !strings.Contains(string(obj.Data), "\treturn\n") {
@@ -203,7 +203,7 @@ func TestEndToEnd(t *testing.T) {
 	tap := map[string]any{"update_id": w.update.Add(1), "callback_query": map[string]any{"id": "cb-1",
 		"from": map[string]any{"id": ann, "first_name": "Ann"}, "data": fmt.Sprintf("undo:%d", jobID),
 		"message": map[string]any{"message_id": 9, "chat": map[string]any{"id": ann, "type": "private"}}}}
-	expect(t, w.say(ann, tap, 1), "Undone: cmd/main.go restored to version 1 (saved as version 3). /redo cmd/main.go brings the change back.")
+	expect(t, w.say(ann, tap, 1), "Undone: cmd/main.go is back as it was (r3). /redo brings the change back.")
 	if cb := w.tg.Calls("answerCallbackQuery"); len(cb) != 1 || cb[0].Params["callback_query_id"] != "cb-1" {
 		t.Errorf("callback answers = %+v", cb)
 	}
@@ -212,7 +212,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("plain copy after undo = %q", obj.Data)
 	}
 	expect(t, w.say(ann, w.msg(ann, "/history cmd/main.go"), 1), "v2 · refine", fmt.Sprintf("/diff %d", jobID), "v1 · upload", "<b>v3 · undo (as v1)")
-	expect(t, w.say(ann, w.msg(ann, "/balance"), 1), "19 credits.", "−1 refine cmd/main.go", "+20 welcome")
+	expect(t, w.say(ann, w.msg(ann, "/balance"), 1), "19 credits.", "−1 change cmd/main.go", "+20 welcome")
 	expect(t, w.say(ann, w.msg(ann, "/start"), 1), "You have 19 credits and 1 project")
 
 	// A model refinement needs more credits than a new user has.

@@ -54,7 +54,7 @@ func TestWorkingMessageBecomesTheResult(t *testing.T) {
 		t.Errorf("the result came as %d new message(s), not as an edit of the Working message", n)
 	}
 	edits := f.tg.Calls("editMessageText")
-	if len(edits) != 1 || !strings.Contains(edits[0].Text(), "✅ a.go → version 2 (1 edit, 1 credit") ||
+	if len(edits) != 1 || !strings.Contains(edits[0].Text(), "✅ a.go changed (1 credit") ||
 		!strings.Contains(edits[0].Params["reply_markup"], `"undo:`) {
 		t.Fatalf("edits = %+v", edits)
 	}
@@ -68,7 +68,7 @@ func TestWorkingMessageBecomesTheResult(t *testing.T) {
 		t.Errorf("typing shown %d times during a 4.3 s job, want it renewed (≥ 2)", typing)
 	}
 	shown := f.tg.ShownTexts(u)
-	if last := shown[len(shown)-1]; !strings.HasPrefix(last, "✅ a.go → version 2") || strings.Contains(strings.Join(shown, "\n"), "Working on") {
+	if last := shown[len(shown)-1]; !strings.HasPrefix(last, "✅ a.go changed (") || strings.Contains(strings.Join(shown, "\n"), "Working on") {
 		t.Errorf("the chat shows %q", shown)
 	}
 	// A redelivery of the finished job does not answer again.
@@ -127,7 +127,7 @@ func TestResultFallsBackToANewMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := f.tg.Sent(u)[before:]
-	if len(sent) != 1 || !strings.Contains(sent[0].Text(), "✅ c.go → version 2") {
+	if len(sent) != 1 || !strings.Contains(sent[0].Text(), "✅ c.go changed (") {
 		t.Errorf("after a failed edit: %d messages %+v", len(sent), sent)
 	}
 }

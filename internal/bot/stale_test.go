@@ -126,7 +126,7 @@ func TestNoWorkingMessageAfterTheResult(t *testing.T) {
 	}
 	shown := f.tg.ShownTexts(u)
 	last := shown[len(shown)-1]
-	if !strings.HasPrefix(last, "✅ a.go → version 2") || strings.Contains(strings.Join(shown, "\n"), "Working on") {
+	if !strings.HasPrefix(last, "✅ a.go changed (") || strings.Contains(strings.Join(shown, "\n"), "Working on") {
 		t.Errorf("the chat shows %q", shown)
 	}
 }

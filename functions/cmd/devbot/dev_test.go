@@ -163,7 +163,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"all 9 steps passed", "✅ cmd/main.go → version 2", "restored to version 1", "+100 purchase"} {
+	for _, want := range []string{"all 13 steps passed", "✅ cmd/main.go changed (", "restored to version 1", "✅ 3 files changed", "Undone: README.md, cmd/greeting.go and cmd/main.go are back as they were", "+100 purchase"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the transcript lacks %q", want)
 		}
@@ -496,7 +496,7 @@ func playDemo(t *testing.T, envm map[string]string) string {
 	var out, errb bytes.Buffer
 	code := run(ctx, []string{"demo", "--fresh", "--data", t.TempDir()}, env{
 		lookup: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }, stdout: &out, stderr: &errb})
-	if code != 0 || !strings.Contains(out.String(), "all 9 steps passed") {
+	if code != 0 || !strings.Contains(out.String(), "all 13 steps passed") {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	return out.String()
