@@ -411,11 +411,23 @@ func (d *doc) finish() {
 // (new, as bytes returned). On the fast path it looks only at the lines
 // around the replaced spans.
 func (d *doc) diff(newContent []byte) string {
-	if bytes.Equal(d.orig, newContent) {
-		return ""
-	}
 	if !d.fast {
+		if bytes.Equal(d.orig, newContent) {
+			return ""
+		}
 		return Diff(d.path, d.orig, newContent)
+	}
+	// The spans say whether anything changed: comparing the whole file
+	// would read it twice more.
+	same := true
+	for _, e := range d.edits {
+		if !bytes.Equal(d.orig[e.s:e.e], e.repl) {
+			same = false
+			break
+		}
+	}
+	if same {
+		return ""
 	}
 	const ctx = 3
 	var out strings.Builder
