@@ -18,6 +18,7 @@ const (
 	KindRefine     = "refine"     // < 0
 	KindRefund     = "refund"     // < 0
 	KindAdjustment = "adjustment" // either
+	KindBuild      = "build"      // < 0: a build's task
 )
 
 // LedgerEntry is one change of a balance. Cause is its idempotency key: one
@@ -30,6 +31,7 @@ type LedgerEntry struct {
 	Cause       string
 	JobID       *int64
 	PaymentID   *int64
+	BuildID     *int64
 	Description string
 	Mock        bool
 	CreatedAt   time.Time
@@ -40,9 +42,9 @@ type LedgerEntry struct {
 // inserted=false: that is how duplicate events credit once. A debit the
 // balance cannot cover is fault.ErrInsufficient.
 func AddLedgerEntry(ctx context.Context, q Querier, e LedgerEntry) (inserted bool, err error) {
-	tag, err := q.Exec(ctx, `INSERT INTO credit_ledger (user_id, amount, kind, cause, job_id, payment_id, description, mock)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (cause) DO NOTHING`,
-		e.UserID, e.Amount, e.Kind, e.Cause, e.JobID, e.PaymentID, e.Description, e.Mock)
+	tag, err := q.Exec(ctx, `INSERT INTO credit_ledger (user_id, amount, kind, cause, job_id, payment_id, description, mock, build_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (cause) DO NOTHING`,
+		e.UserID, e.Amount, e.Kind, e.Cause, e.JobID, e.PaymentID, e.Description, e.Mock, e.BuildID)
 	if err != nil {
 		return false, fmt.Errorf("AddLedgerEntry(%d, %s): %w", e.UserID, e.Cause, translate(err))
 	}
