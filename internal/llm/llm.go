@@ -22,6 +22,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/fault"
@@ -64,7 +65,33 @@ type Reply struct {
 	CompletionTokens int
 	CostUSD          float64
 	Model            string // as the endpoint named it
+	// FinishReason is the endpoint's: "stop", or "length" when the answer
+	// was cut off (its Text is then incomplete), "content_filter", ...
+	FinishReason string
+	// Refusal is the model's refusal to answer, when the endpoint sent one
+	// (structured outputs); Text is then usually empty.
+	Refusal string
 }
+
+// ErrRefused is a structured answer the model refused to give (its
+// message.refusal): permanent, since asking again gets the same refusal.
+// It wraps fault.ErrInvalid's class.
+var ErrRefused = errors.New("the model refused to answer")
+
+// Format asks for an answer that is one JSON value matching Schema
+// (OpenAI's structured outputs: response_format of type json_schema).
+// Name is a-z, A-Z, 0-9, '_' and '-', at most 64 characters. With Strict,
+// the endpoint enforces the schema, which must then follow strict mode's
+// subset (every object has "additionalProperties": false and lists all
+// its properties in "required"). Not every endpoint honours the format:
+// validate the answer anyway, and expect it wrapped in a ```json fence.
+type Format struct {
+	Name   string
+	Schema map[string]any
+	Strict bool
+}
+
+var formatName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Client calls the endpoint.
 type Client struct {
@@ -112,6 +139,28 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Complete asks the model to continue messages. apiKey, when not empty,
 // replaces the configured key (a user's own key).
 func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string) (Reply, error) {
+	return c.complete(ctx, messages, apiKey, nil)
+}
+
+// CompleteJSON is Complete asking for a structured answer: the request
+// carries response_format {"type":"json_schema","json_schema":{...}} from
+// f. It retries, classifies and prices as Complete does. A refusal is a
+// permanent error wrapping ErrRefused (the Reply still carries the usage);
+// a malformed f is a permanent fault.ErrInvalid and nothing is sent. The
+// answer's Text is not checked here: the caller parses and validates it
+// (after stripping a ```json fence some endpoints add).
+func (c *Client) CompleteJSON(ctx context.Context, messages []Message, apiKey string, f Format) (Reply, error) {
+	if !formatName.MatchString(f.Name) {
+		return Reply{}, fault.Permanentf("%w: the response format's name %q must be 1 to 64 of a-z, A-Z, 0-9, '_' and '-'", fault.ErrInvalid, f.Name)
+	}
+	if f.Schema == nil {
+		return Reply{}, fault.Permanentf("%w: the response format %s has no schema", fault.ErrInvalid, f.Name)
+	}
+	return c.complete(ctx, messages, apiKey, &f)
+}
+
+// complete is Complete, with a response format when f is not nil.
+func (c *Client) complete(ctx context.Context, messages []Message, apiKey string, f *Format) (Reply, error) {
 	key := apiKey
 	if key == "" {
 		key = c.cfg.APIKey
@@ -143,10 +192,23 @@ func (c *Client) Complete(ctx context.Context, messages []Message, apiKey string
 			params.Messages = append(params.Messages, openai.UserMessage(m.Content))
 		}
 	}
+	if f != nil {
+		js := shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: f.Name, Schema: f.Schema}
+		if f.Strict {
+			js.Strict = openai.Bool(true)
+		}
+		params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{
+			OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{JSONSchema: js},
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		res, err := client.Chat.Completions.New(ctx, params)
 		if err == nil {
-			return c.reply(res)
+			r, err := c.reply(res)
+			if err == nil && f != nil && r.Refusal != "" && strings.TrimSpace(r.Text) == "" {
+				err = fault.AsPermanent(fmt.Errorf("%w: %w: %s", fault.ErrInvalid, ErrRefused, truncate(r.Refusal, 300)))
+			}
+			return r, err
 		}
 		err = c.classify(ctx, err, key)
 		if !fault.IsRetryable(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
@@ -185,6 +247,8 @@ func (c *Client) reply(res *openai.ChatCompletion) (Reply, error) {
 		return r, fault.Retryablef("the model endpoint returned no choices")
 	}
 	r.Text = res.Choices[0].Message.Content
+	r.Refusal = res.Choices[0].Message.Refusal
+	r.FinishReason = res.Choices[0].FinishReason
 	return r, nil
 }
 

@@ -24,6 +24,11 @@ type Response struct {
 	Body string
 	// Usage reported with a 200 (defaults: 100 prompt, 20 completion).
 	PromptTokens, CompletionTokens int
+	// FinishReason of a 200 (default "stop"; "length" is a cut-off answer).
+	FinishReason string
+	// Refusal, when set, is sent as the message's refusal (structured
+	// outputs' way of declining).
+	Refusal string
 }
 
 // EchoAuth, in a Response's Body, stands for the bearer token received.
@@ -34,6 +39,25 @@ type Request struct {
 	Auth     string // the Authorization header
 	Model    string
 	Messages []Message
+	// ResponseFormat is the request's response_format, nil when it had
+	// none.
+	ResponseFormat *ResponseFormat
+}
+
+// ResponseFormat is a request's response_format as received.
+type ResponseFormat struct {
+	Type       string      `json:"type"` // "json_schema", "json_object" or "text"
+	JSONSchema *JSONSchema `json:"json_schema,omitempty"`
+	// Raw is the response_format exactly as sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// JSONSchema is the json_schema of a response_format.
+type JSONSchema struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Strict      *bool          `json:"strict,omitempty"` // nil when not sent
+	Schema      map[string]any `json:"schema,omitempty"`
 }
 
 // Message is a chat message as received.
@@ -94,15 +118,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Model    string    `json:"model"`
-		Messages []Message `json:"messages"`
+		Model          string          `json:"model"`
+		Messages       []Message       `json:"messages"`
+		ResponseFormat json.RawMessage `json:"response_format"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, `{"error":{"message":"bad json"}}`, http.StatusBadRequest)
 		return
 	}
+	var rf *ResponseFormat
+	if len(body.ResponseFormat) > 0 && string(body.ResponseFormat) != "null" {
+		rf = &ResponseFormat{Raw: body.ResponseFormat}
+		if err := json.Unmarshal(body.ResponseFormat, rf); err != nil {
+			http.Error(w, `{"error":{"message":"bad response_format"}}`, http.StatusBadRequest)
+			return
+		}
+	}
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Auth: r.Header.Get("Authorization"), Model: body.Model, Messages: body.Messages})
+	s.requests = append(s.requests, Request{Auth: r.Header.Get("Authorization"), Model: body.Model, Messages: body.Messages, ResponseFormat: rf})
 	var resp Response
 	if len(s.script) > 0 {
 		resp, s.script = s.script[0], s.script[1:]
@@ -128,11 +161,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if pt == 0 && ct == 0 {
 		pt, ct = 100, 20
 	}
+	finish := resp.FinishReason
+	if finish == "" {
+		finish = "stop"
+	}
+	msg := map[string]any{"role": "assistant", "content": resp.Text}
+	if resp.Refusal != "" {
+		msg["refusal"] = resp.Refusal
+	}
 	out := map[string]any{
 		"id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000, "model": body.Model,
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-			"message": map[string]any{"role": "assistant", "content": resp.Text}}},
-		"usage": map[string]any{"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+		"choices": []any{map[string]any{"index": 0, "finish_reason": finish, "message": msg}},
+		"usage":   map[string]any{"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
 	}
 	if err := json.NewEncoder(w).Encode(out); err != nil {
 		s.t.Errorf("llmtest: %v", err)
