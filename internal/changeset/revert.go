@@ -148,19 +148,29 @@ type FileStat struct {
 }
 
 // Stats counts each file's added and removed lines in a git-style diff.
+// A file's ---/+++ header lines come before its first hunk; within the
+// hunks every + or - line counts, "--- x" (a removed "-- x") too.
 func Stats(diff string) []FileStat {
 	var out []FileStat
 	var cur *FileStat
+	inHunk := false
 	for line := range strings.SplitSeq(diff, "\n") {
 		switch {
 		case strings.HasPrefix(line, "diff --git "):
 			out = append(out, FileStat{Op: editblock.Modified})
-			cur = &out[len(out)-1]
+			cur, inHunk = &out[len(out)-1], false
 			a, b, ok := strings.Cut(strings.TrimPrefix(line, "diff --git "), " b/")
 			if ok {
 				cur.OldPath, cur.Path = strings.TrimPrefix(a, "a/"), b
 			}
 		case cur == nil:
+		case strings.HasPrefix(line, "@@"):
+			inHunk = true
+		case inHunk && strings.HasPrefix(line, "+"):
+			cur.Added++
+		case inHunk && strings.HasPrefix(line, "-"):
+			cur.Removed++
+		case inHunk:
 		case strings.HasPrefix(line, "new file mode"):
 			cur.Op, cur.OldPath = editblock.Created, ""
 		case strings.HasPrefix(line, "deleted file mode"):
@@ -169,11 +179,6 @@ func Stats(diff string) []FileStat {
 			cur.Op, cur.OldPath = editblock.Renamed, strings.TrimPrefix(line, "rename from ")
 		case strings.HasPrefix(line, "rename to "):
 			cur.Path = strings.TrimPrefix(line, "rename to ")
-		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
-		case strings.HasPrefix(line, "+"):
-			cur.Added++
-		case strings.HasPrefix(line, "-"):
-			cur.Removed++
 		}
 	}
 	return out
