@@ -387,3 +387,12 @@ func TestPromptsGolden(t *testing.T) {
 	}
 	golden(t, "architect_prompts.golden", got.String())
 }
+
+func TestInvalidAnswerErrorBoundsItsText(t *testing.T) {
+	t.Parallel()
+	e := &build.InvalidAnswerError{What: "spec", Answers: 3, Problems: slices.Repeat([]build.Problem{{Path: "/tasks/0/files", Message: "must have at least 1 item"}}, 25)}
+	if got := e.Error(); strings.Count(got, "/tasks/0/files") != 20 || !strings.HasSuffix(got, "; and 5 more") ||
+		!strings.HasPrefix(got, "the architect's spec was still invalid after 3 answer(s); the last one: /tasks/0/files: must have at least 1 item; ") {
+		t.Errorf("%s", got)
+	}
+}
