@@ -26,9 +26,13 @@ type InvalidAnswerError struct {
 }
 
 func (e *InvalidAnswerError) Error() string {
-	ps := make([]string, len(e.Problems))
+	var ps []string
 	for i, p := range e.Problems {
-		ps[i] = p.String()
+		if i == maxListed {
+			ps = append(ps, fmt.Sprintf("and %d more", len(e.Problems)-maxListed))
+			break
+		}
+		ps = append(ps, p.String())
 	}
 	return fmt.Sprintf("the architect's %s was still invalid after %d answer(s); the last one: %s",
 		e.What, e.Answers, strings.Join(ps, "; "))

@@ -46,7 +46,10 @@ type Verdict struct {
 }
 
 // SpecSchema is the JSON Schema of a Spec, as sent to the model
-// (strict-mode compatible: every object closed, every property required).
+// (strict-mode compatible: every object closed, every property required;
+// counts and lengths are in the descriptions and checked by
+// Spec.Validate). The answers are validated against it as it is when first
+// used: do not modify it.
 var SpecSchema = map[string]any{
 	"type":                 "object",
 	"additionalProperties": false,
@@ -96,7 +99,7 @@ var QuestionsSchema = map[string]any{
 	},
 }
 
-// VerdictSchema is the JSON Schema of a Verdict.
+// VerdictSchema is the JSON Schema of a Verdict (strict-mode compatible).
 var VerdictSchema = map[string]any{
 	"type":                 "object",
 	"additionalProperties": false,
