@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -21,13 +20,13 @@ import (
 // keep files in the model's context, and /undo, /redo, /history and /diff
 // without a path work on whole change sets.
 
-// pathLike is a word that names a file: a folder in it, or an extension.
-var pathLike = regexp.MustCompile(`^[^\s]*(/[^\s]*|\.[A-Za-z0-9]{1,8})$`)
-
-// looksLikePath tells "/refine cmd/nope.go add logging" (a missing file)
-// from "/refine add logging" (the project).
+// looksLikePath tells "/refine cmd/nope.go add logging" (a missing file:
+// refused, naming the files there are) from "/refine add logging" or
+// "/refine Node.js add a server" (the project): only a word with a folder
+// in it is taken for a path that should exist. "/refine main.py add x" in a
+// project without main.py is a request, which may create it.
 func looksLikePath(w string) bool {
-	return pathLike.MatchString(w) && !strings.HasSuffix(w, ".") && !strings.HasPrefix(w, "/")
+	return strings.Contains(w, "/") && !strings.HasPrefix(w, "/") && !strings.ContainsAny(w, " \t")
 }
 
 // startProjectJob queues a change of the project (focused on focus, when

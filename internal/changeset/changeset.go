@@ -177,7 +177,21 @@ func (s *Snapshot) Store(ctx context.Context, cs editblock.ChangeSet, maxFileByt
 		st.Indexed[fc.Path] = fc.New
 		return db.NewVersion{Path: fc.Path, SHA256: sum, Size: int64(len(fc.New)), BlobKey: key, ContentType: ct}, nil
 	}
+	// Deletions first (a rename's old path too): a reply may move a file
+	// away and create another at its path, which must be free by then.
+	var files []editblock.FileChange
 	for _, fc := range cs.Files {
+		switch fc.Op {
+		case editblock.Deleted:
+			st.Writes = append(st.Writes, db.NewVersion{Path: fc.Path, Delete: true, BaseVersion: s.Files[fc.Path].Version})
+		case editblock.Renamed:
+			st.Writes = append(st.Writes, db.NewVersion{Path: fc.OldPath, Delete: true, BaseVersion: s.Files[fc.OldPath].Version})
+			files = append(files, fc)
+		default:
+			files = append(files, fc)
+		}
+	}
+	for _, fc := range files {
 		switch fc.Op {
 		case editblock.Modified:
 			nv, err := put(fc)
@@ -193,16 +207,13 @@ func (s *Snapshot) Store(ctx context.Context, cs editblock.ChangeSet, maxFileByt
 			}
 			nv.Create = true
 			st.Writes = append(st.Writes, nv)
-		case editblock.Deleted:
-			st.Writes = append(st.Writes, db.NewVersion{Path: fc.Path, Delete: true, BaseVersion: s.Files[fc.Path].Version})
 		case editblock.Renamed:
 			nv, err := put(fc)
 			if err != nil {
 				return Stored{}, err
 			}
 			nv.Create, nv.RenamedFrom = true, fc.OldPath
-			st.Writes = append(st.Writes,
-				db.NewVersion{Path: fc.OldPath, Delete: true, BaseVersion: s.Files[fc.OldPath].Version}, nv)
+			st.Writes = append(st.Writes, nv)
 		default:
 			return Stored{}, fmt.Errorf("changeset: unknown change %q of %s", fc.Op, fc.Path)
 		}

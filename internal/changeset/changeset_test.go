@@ -67,10 +67,12 @@ func TestStoreCommitModifyCreateDeleteRename(t *testing.T) {
 	for _, w := range st.Writes {
 		writes = append(writes, fmt.Sprintf("%s create=%v delete=%v base=%d from=%q", w.Path, w.Create, w.Delete, w.BaseVersion, w.RenamedFrom))
 	}
+	// Deletions first (a rename's old path too), so that a path freed by
+	// the reply can be taken again in it.
 	want := []string{
-		`a.go create=false delete=false base=1 from=""`,
 		`c.go create=false delete=true base=1 from=""`,
 		`e.go create=false delete=true base=1 from=""`,
+		`a.go create=false delete=false base=1 from=""`,
 		`d.go create=true delete=false base=0 from="e.go"`,
 		`new/n.go create=true delete=false base=0 from=""`,
 	}

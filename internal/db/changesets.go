@@ -222,7 +222,7 @@ func ChangeSetAt(ctx context.Context, q Querier, projectID string, rev int64) (C
 
 // ChangeSetFiles lists the versions a change set wrote, by path.
 func ChangeSetFiles(ctx context.Context, q Querier, id int64) ([]FileVersion, error) {
-	rows, err := q.Query(ctx, `SELECT `+versionColumns+` FROM file_versions WHERE change_set_id = $1 ORDER BY path`, id)
+	rows, err := q.Query(ctx, `SELECT `+versionColumns+` FROM file_versions WHERE change_set_id = $1 ORDER BY path, version`, id)
 	if err != nil {
 		return nil, fmt.Errorf("ChangeSetFiles(%d): %w", id, translate(err))
 	}
@@ -365,9 +365,30 @@ func revertChangeSet(ctx context.Context, q Querier, target ChangeSet, kind stri
 	if err != nil {
 		return ChangeSet{}, nil, err
 	}
+	// A path may have two versions in one change set (moved away, then
+	// created anew): what counts is the state before its first and after
+	// its last.
+	type span struct{ first, last FileVersion }
+	var order []string
+	spans := map[string]*span{}
+	for _, v := range vs {
+		sp, ok := spans[v.Path]
+		if !ok {
+			spans[v.Path] = &span{first: v, last: v}
+			order = append(order, v.Path)
+			continue
+		}
+		if v.Version < sp.first.Version {
+			sp.first = v
+		}
+		if v.Version > sp.last.Version {
+			sp.last = v
+		}
+	}
 	var changed []string
 	var writes []NewVersion
-	for _, v := range vs {
+	for _, path := range order {
+		v, first := spans[path].last, spans[path].first
 		var curVersion int
 		var curSHA string
 		var curDeleted bool
@@ -386,16 +407,19 @@ func revertChangeSet(ctx context.Context, q Querier, target ChangeSet, kind stri
 			nv.BaseVersion, nv.Create = 0, true // brought back from its tombstone
 		}
 		var prev *FileVersion
-		if v.Replaces != nil {
-			p, err := GetFileVersion(ctx, q, target.ProjectID, v.Path, *v.Replaces)
+		if first.Replaces != nil {
+			p, err := GetFileVersion(ctx, q, target.ProjectID, v.Path, *first.Replaces)
 			if err != nil {
 				return ChangeSet{}, nil, err
 			}
 			prev = &p
 		}
-		if prev == nil || prev.Deleted {
+		switch {
+		case (prev == nil || prev.Deleted) && curDeleted:
+			continue // it did not exist before, and does not now
+		case prev == nil || prev.Deleted:
 			nv.Delete = true
-		} else {
+		default:
 			nv.SHA256, nv.Size, nv.BlobKey = prev.SHA256, prev.Size, prev.BlobKey
 			copyOf := prev.Version
 			nv.Lineage = &Lineage{Parent: prev.Parent, Redo: &from, CopyOf: &copyOf}
