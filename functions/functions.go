@@ -1,4 +1,4 @@
-// Package functions is devbot's composition root: the six Cloud Run
+// Package functions is devbot's composition root: the seven Cloud Run
 // functions, what each needs from the configuration, and the dependencies
 // they share, built once per instance.
 //
@@ -38,12 +38,13 @@ const (
 	TopicStripeEventsVar    = "TOPIC_STRIPE_EVENTS"
 	TopicRefineJobsVar      = "TOPIC_REFINE_JOBS"
 	TopicSweepVar           = "TOPIC_SWEEP"
+	TopicBuildStepsVar      = "TOPIC_BUILD_STEPS"
 )
 
 // OrderedTopics are the topic variables whose publishers set ordering keys
 // (the chat id for updates, project/path for jobs): their subscriptions must
 // enable message ordering.
-var OrderedTopics = map[string]bool{TopicTelegramUpdatesVar: true, TopicRefineJobsVar: true}
+var OrderedTopics = map[string]bool{TopicTelegramUpdatesVar: true, TopicRefineJobsVar: true, TopicBuildStepsVar: true}
 
 // PushSubscription names a topic's push subscription.
 func PushSubscription(topic string) string { return topic + "-push" }
@@ -62,6 +63,8 @@ func TopicName(cfg *config.Config, variable string) string {
 		return cfg.TopicRefineJobs
 	case TopicSweepVar:
 		return cfg.TopicSweep
+	case TopicBuildStepsVar:
+		return cfg.TopicBuildSteps
 	}
 	return ""
 }
@@ -74,6 +77,7 @@ const (
 	RefineJobsName      = "RefineJobs"
 	StripeEventsName    = "StripeEvents"
 	SweeperName         = "Sweeper"
+	BuildStepsName      = "BuildSteps"
 )
 
 // Targets lists every function, in a stable order.
@@ -84,13 +88,15 @@ func Targets() []Target {
 		{Name: StripeWebhookName, Needs: []config.Group{config.StripeWebhook, config.PubSub}, Build: buildStripeWebhook,
 			Publishes: []string{TopicStripeEventsVar}},
 		{Name: TelegramUpdatesName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI, config.StripeAPI, config.Crypto}, Build: buildTelegramUpdates,
-			Consumes: TopicTelegramUpdatesVar, Publishes: []string{TopicRefineJobsVar}},
+			Consumes: TopicTelegramUpdatesVar, Publishes: []string{TopicRefineJobsVar, TopicBuildStepsVar}},
 		{Name: RefineJobsName, Needs: []config.Group{config.Database, config.Storage, config.TelegramAPI, config.Crypto, config.LLM}, Build: buildRefineJobs,
 			Consumes: TopicRefineJobsVar},
 		{Name: StripeEventsName, Needs: []config.Group{config.Database, config.TelegramAPI}, Build: buildStripeEvents,
 			Consumes: TopicStripeEventsVar},
 		{Name: SweeperName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI}, Build: buildSweeper,
-			Consumes: TopicSweepVar, Publishes: []string{TopicRefineJobsVar}},
+			Consumes: TopicSweepVar, Publishes: []string{TopicRefineJobsVar, TopicBuildStepsVar}},
+		{Name: BuildStepsName, Needs: []config.Group{config.Database, config.Storage, config.PubSub, config.TelegramAPI, config.Crypto, config.LLM}, Build: buildBuildSteps,
+			Consumes: TopicBuildStepsVar, Publishes: []string{TopicBuildStepsVar}},
 	}
 }
 

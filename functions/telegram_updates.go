@@ -23,6 +23,10 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	builds, err := d.Publisher(ctx, d.Config.TopicBuildSteps)
+	if err != nil {
+		return nil, err
+	}
 	keys, err := d.Keys()
 	if err != nil {
 		return nil, err
@@ -38,7 +42,7 @@ func buildTelegramUpdates(ctx context.Context, d *Deps) (http.Handler, error) {
 		MaxProjectFiles: c.MaxProjectFiles, MaxProjectBytes: c.MaxProjectBytes,
 		EditBackend: c.EditBackend, NoModel: c.LLMAPIKey == "",
 	}, bot.Deps{
-		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Keys: keys, Billing: botBilling{svc},
+		DB: pool, Telegram: d.Telegram(), Files: files, Jobs: jobs, Builds: builds, Keys: keys, Billing: botBilling{svc},
 		ValidatePath: storage.ValidatePath, IsDirect: editblock.IsDirect, Logger: d.Logger,
 	})
 	return d.consumer(ctx, bot.Consumer, b.Handle, b.GiveUp)

@@ -102,6 +102,9 @@ type Deps struct {
 	Telegram Telegram
 	Files    Files
 	Jobs     Publisher
+	// Builds publishes to build-steps (optional: without it /build is
+	// refused).
+	Builds Publisher
 	Keys     *secretbox.Box
 	Billing  Billing // optional
 	// ValidatePath is storage.ValidatePath: its error names the problem in

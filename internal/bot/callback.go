@@ -33,7 +33,25 @@ const (
 	// A project-wide undo's button redoes it: it carries the undo's change
 	// set id.
 	CallbackRedoSet = "redoset"
+	// A build's buttons carry the build's id.
+	CallbackBuildStart  = "bstart"
+	CallbackBuildChange = "bchange"
+	CallbackBuildCancel = "bcancel"
+	CallbackBuildPause  = "bpause"
+	CallbackBuildResume = "bresume"
+	CallbackBuildRetry  = "bretry"
+	CallbackBuildSkip   = "bskip"
 )
+
+// isBuildCallback reports whether kind is one of a build's buttons.
+func isBuildCallback(kind string) bool {
+	switch kind {
+	case CallbackBuildStart, CallbackBuildChange, CallbackBuildCancel, CallbackBuildPause, CallbackBuildResume,
+		CallbackBuildRetry, CallbackBuildSkip:
+		return true
+	}
+	return false
+}
 
 // MaxPacks bounds a pack index: no offer has a hundred packs.
 const MaxPacks = 100
@@ -46,6 +64,14 @@ var callbackBounds = map[string]struct{ min, max int64 }{
 	CallbackRestore: {1, math.MaxInt64},
 	CallbackRedo:    {1, math.MaxInt64},
 	CallbackRedoSet: {1, math.MaxInt64},
+
+	CallbackBuildStart:  {1, math.MaxInt64},
+	CallbackBuildChange: {1, math.MaxInt64},
+	CallbackBuildCancel: {1, math.MaxInt64},
+	CallbackBuildPause:  {1, math.MaxInt64},
+	CallbackBuildResume: {1, math.MaxInt64},
+	CallbackBuildRetry:  {1, math.MaxInt64},
+	CallbackBuildSkip:   {1, math.MaxInt64},
 }
 
 var errBadCallback = errors.New("malformed callback data")

@@ -25,12 +25,14 @@ type command struct {
 var commands map[string]command
 
 // order is the order /help lists the commands in.
-var order = []string{"new", "projects", "use", "files", "open", "close", "refine", "add", "drop", "get", "diff", "undo", "redo", "restore", "history",
+var order = []string{"build", "status", "new", "projects", "use", "files", "open", "close", "refine", "add", "drop", "get", "diff", "undo", "redo", "restore", "history",
 	"export", "balance", "buy", "setkey", "delkey", "help"}
 
 func init() {
 	commands = map[string]command{
 		"start":    {"/start", "register and see how to begin", (*Bot).start},
+		"build":    {"/build DESCRIPTION", "build a project from a description: a few questions, a plan to start or change, then the tasks one by one, a README and a zip, e.g. /build a small todo API in Python with Flask and SQLite, with tests", (*Bot).buildCmd},
+		"status":   {"/status", "where your build is, with its buttons", (*Bot).status},
 		"help":     {"/help", "this list", (*Bot).help},
 		"new":      {"/new NAME", "create a project and select it, e.g. /new api", (*Bot).newProject},
 		"projects": {"/projects", "list your projects", (*Bot).projects},

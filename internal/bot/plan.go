@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devbot-hq/devbot/internal/build"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/refine"
@@ -31,6 +32,8 @@ type Plan struct {
 	Currents []FileRef `json:"cs,omitempty"`
 	// Job is a job to publish to refine-jobs.
 	Job int64 `json:"j,omitempty"`
+	// BuildStep is a build's step to publish to build-steps.
+	BuildStep *BuildRef `json:"bs,omitempty"`
 	// Progress is the job's "Working on …" message (HTML), sent before the
 	// job is published and recorded on it, so that the runner edits it into
 	// the result.
@@ -198,6 +201,15 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 			}
 		}
 		p.Job = 0 // published (or finished): RefineJobs has it
+	}
+	if p.BuildStep != nil {
+		if b.Builds == nil {
+			return fault.Permanentf("bot: a build step to publish, and no build-steps publisher")
+		}
+		if err := build.Publish(ctx, q, b.Builds, p.BuildStep.ID, p.BuildStep.Seq); err != nil {
+			return err
+		}
+		p.BuildStep = nil
 	}
 	if p.DeleteMessage != 0 {
 		if err := b.Telegram.DeleteMessage(ctx, req.ChatID, p.DeleteMessage); err != nil {

@@ -74,6 +74,9 @@ func (b *Bot) plainText(ctx context.Context, tx pgx.Tx, u db.User, req Request) 
 			return pl, err
 		}
 	}
+	if pl, ok, err := b.buildWords(ctx, tx, u, req.Args); ok || err != nil {
+		return pl, err
+	}
 	if u.CurrentProjectID == nil {
 		return Plan{Outcome: db.OutcomeRejected, Replies: []reply.Reply{reply.Text(
 			"No project is selected. /new NAME creates one (or /use NAME selects one); then tell me what to build or change. /help lists everything.")}}, nil
@@ -274,6 +277,9 @@ func (b *Bot) callback(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 		pl, err = b.versionButton(ctx, tx, u, c.Kind, c.N)
 	case CallbackRedoSet:
 		pl, err = b.redoButton(ctx, tx, u, c.N)
+	case CallbackBuildStart, CallbackBuildChange, CallbackBuildCancel, CallbackBuildPause, CallbackBuildResume,
+		CallbackBuildRetry, CallbackBuildSkip:
+		pl, err = b.buildButton(ctx, tx, u, c.Kind, c.N)
 	case CallbackBuy:
 		pl, err = b.buy(ctx, tx, u, req, prep)
 	default:

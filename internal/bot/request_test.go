@@ -93,7 +93,7 @@ func BenchmarkParseRequest(b *testing.B) {
 
 // callbackOracle is the callback grammar written independently of
 // ParseCallback: the fuzz target checks both agree on every input.
-var callbackOracle = regexp.MustCompile(`^(?:(?:undo|diff|retry|restore|redo|redoset):[1-9][0-9]{0,18}|buy:(?:0|[1-9][0-9]?))$`)
+var callbackOracle = regexp.MustCompile(`^(?:(?:undo|diff|retry|restore|redo|redoset|bstart|bchange|bcancel|bpause|bresume|bretry|bskip):[1-9][0-9]{0,18}|buy:(?:0|[1-9][0-9]?))$`)
 
 func FuzzParseCallback(f *testing.F) {
 	for _, s := range []string{"undo:42", "diff:1", "retry:7", "buy:0", "buy:1e3", "buy:01", "undo:+5", "undo:-1",

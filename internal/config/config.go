@@ -75,6 +75,7 @@ type Config struct {
 	TopicStripeEvents    string
 	TopicRefineJobs      string
 	TopicSweep           string
+	TopicBuildSteps      string
 	MaxDeliveryAttempts  int
 	HandlerTimeout       time.Duration
 	RefineLease          time.Duration
@@ -97,6 +98,15 @@ type Config struct {
 	LLMBaseURL    string
 	LLMAPIKey     string
 	LLMModel      string
+	// The architect model of builds (questions, spec, review); each empty
+	// one takes the LLM_* value.
+	ArchitectBaseURL string
+	ArchitectAPIKey  string
+	ArchitectModel   string
+	// BuildTaskCredits is a build task's estimate; BuildMaxRounds bounds a
+	// task's rounds of checks and review.
+	BuildTaskCredits int64
+	BuildMaxRounds   int
 	LLMTimeout    time.Duration
 	LLMPrices     map[string]ModelPrice
 	EditBackend   string // "llm" or "aider"
@@ -251,6 +261,8 @@ var Vars = []Var{
 		set: topic(func(c *Config) *string { return &c.TopicRefineJobs })},
 	{Name: "TOPIC_SWEEP", Default: "sweep", Help: "topic Cloud Scheduler publishes the sweeper's ticks to",
 		set: topic(func(c *Config) *string { return &c.TopicSweep })},
+	{Name: "TOPIC_BUILD_STEPS", Default: "build-steps", Help: "topic the steps of builds (/build) are published to",
+		set: topic(func(c *Config) *string { return &c.TopicBuildSteps })},
 	{Name: "MAX_DELIVERY_ATTEMPTS", Default: "5", Help: "delivery attempt at which a consumer gives up (match the subscription's dead-letter policy, which Pub/Sub allows from 5 to 100; lower values only in tests)",
 		set: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
@@ -316,6 +328,28 @@ var Vars = []Var{
 	{Name: "GOOGLE_API_KEY", Secret: true, Help: "Gemini key, used when LLM_API_KEY and OPENROUTER_API_KEY are unset"},
 	{Name: "LLM_MODEL", Default: "openai/gpt-4o-mini", Help: "model name as the endpoint knows it",
 		set: str(func(c *Config) *string { return &c.LLMModel })},
+	{Name: "ARCHITECT_BASE_URL", Help: "OpenAI-compatible endpoint of the architect model of builds (questions, spec, review); empty: LLM_BASE_URL",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			return httpURL(func(c *Config) *string { return &c.ArchitectBaseURL })(c, v)
+		}},
+	{Name: "ARCHITECT_API_KEY", Secret: true, Help: "key for ARCHITECT_BASE_URL; empty: LLM_API_KEY",
+		set: str(func(c *Config) *string { return &c.ArchitectAPIKey })},
+	{Name: "ARCHITECT_MODEL", Help: "the architect model's name; empty: LLM_MODEL (the editor model, which makes the changes)",
+		set: str(func(c *Config) *string { return &c.ArchitectModel })},
+	{Name: "BUILD_TASK_CREDITS", Default: "10", Help: "credits a build task is estimated at: Start holds this per task (and one more for the README); each task is charged what it cost",
+		set: positiveInt64(func(c *Config) *int64 { return &c.BuildTaskCredits })},
+	{Name: "BUILD_MAX_ROUNDS", Default: "3", Help: "rounds of static checks and review a build task gets before the build asks what to do",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10 {
+				return errors.New("must be an integer between 1 and 10")
+			}
+			c.BuildMaxRounds = n
+			return nil
+		}},
 	{Name: "LLM_TIMEOUT", Default: "120s", Help: "deadline of one model call",
 		set: duration(func(c *Config) *time.Duration { return &c.LLMTimeout })},
 	{Name: "LLM_PRICES", Default: "", Help: "per-model prices in USD per million tokens: model=input:output, comma separated",
@@ -419,6 +453,16 @@ func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
 	}
 	if c.LLMAPIKey == "" {
 		c.LLMAPIKey = get("GOOGLE_API_KEY")
+	}
+	// The architect model defaults to the editor's.
+	if c.ArchitectBaseURL == "" {
+		c.ArchitectBaseURL = c.LLMBaseURL
+	}
+	if c.ArchitectAPIKey == "" {
+		c.ArchitectAPIKey = c.LLMAPIKey
+	}
+	if c.ArchitectModel == "" {
+		c.ArchitectModel = c.LLMModel
 	}
 	for _, v := range Vars {
 		if val := get(v.Name); v.Secret && val != "" {
