@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/devbot-hq/devbot/internal/events"
+	"github.com/devbot-hq/devbot/internal/build"
 	"github.com/devbot-hq/devbot/internal/refine"
 	"github.com/devbot-hq/devbot/internal/sweep"
 )
@@ -49,6 +50,10 @@ func (d *Deps) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 	if err != nil {
 		return nil, err
 	}
+	builds, err := d.Publisher(ctx, d.Config.TopicBuildSteps)
+	if err != nil {
+		return nil, err
+	}
 	c := d.Config
 	// Replies go through the runner, so a job is told once whoever tells it.
 	runner := &refine.Runner{Config: RefineLeaseConfig(c.RefineLease, c.HandlerTimeout), DB: pool, Files: files,
@@ -59,6 +64,10 @@ func (d *Deps) Sweeper(ctx context.Context) (*sweep.Sweeper, error) {
 		Paid: &sweep.Subscription{Client: client,
 			Name: "projects/" + c.GoogleCloudProject + "/subscriptions/" + DeadLetterPullSubscription(c.TopicStripeEvents)},
 		HandleEvent: svc.HandleDeadLettered, // records a permanent refusal in the inbox, keeps an early refund replayable
+		Builds:      builds,
+		FlushBuild: func(ctx context.Context, id int64) error {
+			return build.Flush(ctx, pool, d.Telegram(), files, d.Logger, id)
+		},
 	}, nil
 }
 

@@ -87,6 +87,13 @@ func newTGWorld(t *testing.T, backend, modelURL string, extra map[string]string)
 // (given the configuration), when it is not nil.
 func newTGWorldLogged(t *testing.T, backend, modelURL string, extra map[string]string, newLogger func(*config.Config) *slog.Logger) *tgWorld {
 	t.Helper()
+	return newTGWorldOf(t, backend, modelURL, extra, newLogger, false)
+}
+
+// newTGWorldOf is newTGWorldLogged, with BuildSteps and its topic too when
+// builds is set.
+func newTGWorldOf(t *testing.T, backend, modelURL string, extra map[string]string, newLogger func(*config.Config) *slog.Logger, builds bool) *tgWorld {
+	t.Helper()
 	ctx := context.Background()
 	w := &tgWorld{t: t, tg: telegramtest.New(t)}
 	w.next.Store(900000000)
@@ -100,8 +107,13 @@ func newTGWorldLogged(t *testing.T, backend, modelURL string, extra map[string]s
 		return embedded.TopicSpec{Topic: topic, Subscription: topic + "-push", PushEndpoint: hs.URL + "/" + fn,
 			DeadLetterTopic: topic + "-dead", Ordering: true, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	}
-	ps, err := embedded.Start(ctx, embedded.Config{Topics: []embedded.TopicSpec{
-		spec("telegram-updates", TelegramUpdatesName), spec("refine-jobs", RefineJobsName)}})
+	topics := []embedded.TopicSpec{spec("telegram-updates", TelegramUpdatesName), spec("refine-jobs", RefineJobsName)}
+	names := []string{TelegramWebhookName, TelegramUpdatesName, RefineJobsName}
+	if builds {
+		topics = append(topics, spec("build-steps", BuildStepsName))
+		names = append(names, BuildStepsName)
+	}
+	ps, err := embedded.Start(ctx, embedded.Config{Topics: topics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +141,7 @@ func newTGWorldLogged(t *testing.T, backend, modelURL string, extra map[string]s
 		}
 	}
 	var targets []Target
-	for _, n := range []string{TelegramWebhookName, TelegramUpdatesName, RefineJobsName} {
+	for _, n := range names {
 		tgt, _ := Lookup(n)
 		targets = append(targets, tgt)
 	}

@@ -145,6 +145,11 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	if err != nil {
 		return err
 	}
+	// What the last control queued (Start's first progress message) shows
+	// before this step's model calls, not after them.
+	if err := r.flush(ctx, b.ID); err != nil {
+		r.Logger.WarnContext(ctx, "build messages not sent before the step", "error", err.Error())
+	}
 	wctx, stop := r.heartbeat(ctx, b)
 	err = r.step(wctx, b)
 	stop()

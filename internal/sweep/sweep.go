@@ -12,6 +12,8 @@
 //     MaxSweeps times): failed through db.FailJob (credits released) and
 //     the user told once (refine.Runner.Reply);
 //   - finished jobs whose reply was never recorded: told;
+//   - builds whose current step has no live message or lease: its step
+//     published again; messages a build left unsent: sent (builds.go);
 //   - paid Stripe events that went to the dead-letter topic (a database
 //     outage outlasted their deliveries): applied with the billing handler
 //     (idempotent on the event id and the ledger cause), acknowledged only
@@ -124,7 +126,11 @@ type Sweeper struct {
 	// them (billing.Service.HandleEvent).
 	Paid        DeadLetters
 	HandleEvent func(ctx context.Context, payload []byte) error
-	Logger      *slog.Logger
+	// Builds publishes build steps again; FlushBuild sends a build's
+	// unsent messages (build.Runner). Nil skips builds.
+	Builds     Publisher
+	FlushBuild func(ctx context.Context, id int64) error
+	Logger     *slog.Logger
 }
 
 // Report counts what one sweep did.
@@ -134,6 +140,8 @@ type Report struct {
 	Told        int // finished jobs whose unrecorded reply was sent
 	Credited    int // dead-lettered Stripe events applied (or refused for good) and acknowledged
 	Deferred    int // dead-lettered refunds kept for their purchase (billing.ErrDeferred)
+	Builds      int // stalled builds whose step was published again
+	BuildTold   int // builds whose unsent messages were sent
 }
 
 // Abandoned is what the user is told about a job the sweeper fails.
@@ -164,8 +172,10 @@ func (s *Sweeper) Run(ctx context.Context) (Report, error) {
 	add(&rep.Failed, s.failStuck)
 	add(&rep.Republished, s.republish)
 	add(&rep.Told, s.tell)
+	add(&rep.Builds, s.republishBuilds)
+	add(&rep.BuildTold, s.flushBuilds)
 	s.Logger.InfoContext(ctx, "sweep done", "republished", rep.Republished, "failed", rep.Failed, "told", rep.Told,
-		"credited", rep.Credited, "deferred", rep.Deferred, "errors", len(errs))
+		"credited", rep.Credited, "deferred", rep.Deferred, "builds", rep.Builds, "build_messages", rep.BuildTold, "errors", len(errs))
 	if len(errs) > 0 {
 		return rep, fault.AsRetryable(fmt.Errorf("sweep: %w", errors.Join(errs...)))
 	}
