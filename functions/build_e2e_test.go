@@ -41,7 +41,7 @@ const (
 	skeletonReply = "app.py\n```python\n<<<<<<< SEARCH\n=======\nfrom flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get(\"/\")\ndef index():\n    return {\"ok\": True}\n>>>>>>> REPLACE\n```\n"
 	todosReply    = "todos.py\n```python\n<<<<<<< SEARCH\n=======\nTODOS = []\n>>>>>>> REPLACE\n```\n\n" +
 		"app.py\n```python\n<<<<<<< SEARCH\ndef index():\n    return {\"ok\": True}\n=======\ndef index():\n    return {\"ok\": True}\n\n\n@app.get(\"/todos\")\ndef todos():\n    return {\"todos\": TODOS}\n>>>>>>> REPLACE\n```\n"
-	postReply = "app.py\n```python\n<<<<<<< SEARCH\n@app.get(\"/todos\")\ndef todos():\n    return {\"todos\": TODOS}\n=======\n@app.get(\"/todos\")\ndef todos():\n    return {\"todos\": TODOS}\n\n\n@app.post(\"/todos\")\ndef add():\n    TODOS.append(1)\n    return {\"todos\": TODOS}, 201\n>>>>>>> REPLACE\n```\n"
+	postReply   = "app.py\n```python\n<<<<<<< SEARCH\n@app.get(\"/todos\")\ndef todos():\n    return {\"todos\": TODOS}\n=======\n@app.get(\"/todos\")\ndef todos():\n    return {\"todos\": TODOS}\n\n\n@app.post(\"/todos\")\ndef add():\n    TODOS.append(1)\n    return {\"todos\": TODOS}, 201\n>>>>>>> REPLACE\n```\n"
 	readmeReply = "README.md\n```\n<<<<<<< SEARCH\n=======\n# todo-api\n\nRun: flask --app app run\n>>>>>>> REPLACE\n```\n"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/build"
+	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/refine"
 	"github.com/devbot-hq/devbot/internal/sweep"
 )

@@ -104,9 +104,9 @@ type Deps struct {
 	Jobs     Publisher
 	// Builds publishes to build-steps (optional: without it /build is
 	// refused).
-	Builds Publisher
-	Keys     *secretbox.Box
-	Billing  Billing // optional
+	Builds  Publisher
+	Keys    *secretbox.Box
+	Billing Billing // optional
 	// ValidatePath is storage.ValidatePath: its error names the problem in
 	// words a user understands.
 	ValidatePath func(string) error

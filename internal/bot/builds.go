@@ -139,7 +139,9 @@ func (b *Bot) status(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 
 // buildButtons are /status's buttons for a build.
 func buildButtons(bl db.Build) [][]reply.Button {
-	btn := func(text, kind string) reply.Button { return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, bl.ID)} }
+	btn := func(text, kind string) reply.Button {
+		return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, bl.ID)}
+	}
 	switch bl.State {
 	case db.BuildProposed:
 		return [][]reply.Button{{btn("Start", CallbackBuildStart), btn("Change", CallbackBuildChange), btn("Cancel", CallbackBuildCancel)}}

@@ -129,7 +129,9 @@ func shortFeedback(t db.BuildTask) string {
 
 // controlButtons are the buttons a build in state offers.
 func controlButtons(id int64, state string) [][]reply.Button {
-	b := func(text, kind string) reply.Button { return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, id)} }
+	b := func(text, kind string) reply.Button {
+		return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, id)}
+	}
 	switch state {
 	case db.BuildProposed:
 		return [][]reply.Button{{b("Start", "bstart"), b("Change", "bchange"), b("Cancel", "bcancel")}}
@@ -143,7 +145,9 @@ func controlButtons(id int64, state string) [][]reply.Button {
 
 // blockedButtons are the choices after a task failed its rounds.
 func blockedButtons(id int64) [][]reply.Button {
-	b := func(text, kind string) reply.Button { return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, id)} }
+	b := func(text, kind string) reply.Button {
+		return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, id)}
+	}
 	return [][]reply.Button{{b("Retry", "bretry"), b("Skip", "bskip")}, {b("Change the task", "bchange"), b("Stop", "bcancel")}}
 }
 

@@ -95,9 +95,9 @@ type Config struct {
 	CheckoutCancelURL   string
 	CreditPacks         []CreditPack
 
-	LLMBaseURL    string
-	LLMAPIKey     string
-	LLMModel      string
+	LLMBaseURL string
+	LLMAPIKey  string
+	LLMModel   string
 	// The architect model of builds (questions, spec, review); each empty
 	// one takes the LLM_* value.
 	ArchitectBaseURL string
@@ -107,12 +107,12 @@ type Config struct {
 	// task's rounds of checks and review.
 	BuildTaskCredits int64
 	BuildMaxRounds   int
-	LLMTimeout    time.Duration
-	LLMPrices     map[string]ModelPrice
-	EditBackend   string // "llm" or "aider"
-	AiderPath     string
-	AiderTimeout  time.Duration
-	MaxReflection int
+	LLMTimeout       time.Duration
+	LLMPrices        map[string]ModelPrice
+	EditBackend      string // "llm" or "aider"
+	AiderPath        string
+	AiderTimeout     time.Duration
+	MaxReflection    int
 
 	APIKeyEncryptionKey []byte // 32 bytes, AES-256-GCM
 
