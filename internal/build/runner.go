@@ -152,6 +152,11 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	}
 	wctx, stop := r.heartbeat(ctx, b)
 	err = r.step(wctx, b)
+	if err != nil && errors.Is(context.Cause(wctx), db.ErrLeaseLost) {
+		// The step was fenced out while it ran (cancelled, or its lease
+		// taken): what it did is dropped, and so is the error it ended on.
+		err = fault.AsPermanent(fmt.Errorf("build %d step %d: %w (%v)", b.ID, b.StepSeq, db.ErrLeaseLost, err))
+	}
 	stop()
 	if err != nil {
 		if lerr := db.ReleaseBuildLease(context.WithoutCancel(ctx), r.DB.Pool, b.ID, b.Attempts); lerr != nil {
@@ -213,8 +218,9 @@ func (r *Runner) followUp(ctx context.Context, id int64) error {
 	return nil
 }
 
-// heartbeat renews the lease while a step runs; a lost lease cancels the
-// step's context.
+// heartbeat renews the lease while a step runs; a lost lease, or a build
+// that moved past the step (a Cancel), cancels the step's context with
+// db.ErrLeaseLost.
 func (r *Runner) heartbeat(ctx context.Context, b db.Build) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	if r.Config.Lease <= 0 {
@@ -232,6 +238,9 @@ func (r *Runner) heartbeat(ctx context.Context, b db.Build) (context.Context, fu
 				return
 			case <-t.C:
 				ok, err := db.RenewBuildLease(ctx, r.DB.Pool, b.ID, b.Attempts)
+				if err == nil && ok {
+					ok = !errors.Is(r.fenced(ctx, b), db.ErrLeaseLost)
+				}
 				if err == nil && !ok {
 					cancel(db.ErrLeaseLost)
 					return
@@ -240,6 +249,21 @@ func (r *Runner) heartbeat(ctx context.Context, b db.Build) (context.Context, fu
 		}
 	}()
 	return ctx, func() { close(done); cancel(nil) }
+}
+
+// fenced returns a permanent db.ErrLeaseLost when the build moved past b's
+// step or another delivery took its lease (a control cancelled the build,
+// or the lease ran out): the step's commit would be refused, so it makes no
+// more model calls.
+func (r *Runner) fenced(ctx context.Context, b db.Build) error {
+	cur, err := db.GetBuild(ctx, r.DB.Pool, b.ID)
+	if err != nil {
+		return err
+	}
+	if cur.StepSeq != b.StepSeq || cur.Attempts != b.Attempts || cur.ClaimedAt == nil {
+		return fault.AsPermanent(fmt.Errorf("build %d step %d: %w", b.ID, b.StepSeq, db.ErrLeaseLost))
+	}
+	return nil
 }
 
 // commit runs fn on the build locked at b's step, fenced by b's lease, and

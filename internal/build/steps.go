@@ -246,6 +246,11 @@ func (r *Runner) round(ctx context.Context, b db.Build, tasks []db.BuildTask, ke
 		}
 		rd.Checks = problemsText(checks)
 		if len(checks) == 0 {
+			// A Cancel while the editor worked fences the step out: its
+			// change is dropped at commit, so it is not reviewed either.
+			if err := r.fenced(ctx, b); err != nil {
+				return err
+			}
 			v, ru, err := r.Planner.Review(ctx, spec, t.N-1, out.ChangeSet.Diff, "", key)
 			use = use.plus(ru)
 			if err != nil {
