@@ -335,9 +335,11 @@ func (r *Runner) maxRounds() int {
 }
 
 // chargeTask charges a finished task what it cost: the base price plus its
-// model calls in credits.
+// model calls in credits. A task run again (Retry, Change the task) was
+// charged when it failed: only what is new is charged then, so that the
+// base and every call are charged once.
 func (r *Runner) chargeTask(ctx context.Context, tx pgx.Tx, b *db.Build, t *db.BuildTask) error {
-	amount := r.Config.BaseTaskCredits + int64(math.Ceil(t.CostUSD*r.Config.CreditsPerUSD-1e-9))
+	amount := r.Config.BaseTaskCredits + int64(math.Ceil(t.CostUSD*r.Config.CreditsPerUSD-1e-9)) - t.ChargedCredits
 	cause := fmt.Sprintf("build:%d:task:%d:%d", b.ID, t.N, len(t.Rounds))
 	charged, _, err := db.ChargeBuild(ctx, tx, b.ID, b.UserID, cause, amount, fmt.Sprintf("build task %d", t.N))
 	if err != nil {
