@@ -302,8 +302,11 @@ func (r *Runner) round(ctx context.Context, b db.Build, tasks []db.BuildTask, ke
 			if err := r.chargeTask(ctx, tx, cur, &t); err != nil {
 				return err
 			}
-			if cur.State == db.BuildRunning {
-				cur.State = db.BuildBlocked
+			// A Pause tapped during the round gives way: the build waits
+			// for the user's choice either way, and Resume would run the
+			// failed task past its rounds.
+			if cur.State == db.BuildRunning || cur.State == db.BuildPaused {
+				cur.State, cur.PauseReason = db.BuildBlocked, nil
 			}
 		default:
 			fb := feedback(rd)
