@@ -198,7 +198,8 @@ func TestBuildTaskFailsItsRounds(t *testing.T) {
 		w.want(w.post(w.tap(fmt.Sprintf("bpause:%d", id)), 1), "Pausing")
 		w.waitState("paused")
 		close(held.release)
-		w.waitFor("did not pass after 1 rounds", 30*time.Second)
+		w.waitFor("did not pass after 1 round", 30*time.Second)
+		w.want([]string{w.tg.Replies(ann)[len(w.tg.Replies(ann))-1].Text()}, "Task 1 (Part 1) did not pass after 1 round: the review")
 		b := w.waitState("blocked")
 		if b.CurrentTask != 0 {
 			t.Errorf("blocked at task %d", b.CurrentTask)
