@@ -323,8 +323,8 @@ func (r *Runner) round(ctx context.Context, b db.Build, tasks []db.BuildTask, ke
 			return err
 		}
 		if cur.State == db.BuildBlocked {
-			return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("Task %d (%s) did not pass after %d rounds: %s\nWhat now?",
-				t.N, task.Title, t.Round, lastProblem(t)), Buttons: blockedButtons(b.ID)})
+			return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("Task %d (%s) did not pass after %s: %s\nWhat now?",
+				t.N, task.Title, count(t.Round, "round"), lastProblem(t)), Buttons: blockedButtons(b.ID)})
 		}
 		return nil
 	})
