@@ -193,6 +193,9 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 		if err := db.SaveBuild(ctx, tx, b); err != nil {
 			return err
 		}
+		if err := queueProgress(ctx, tx, b); err != nil {
+			return err
+		}
 		return r.notify(ctx, tx, b, reply.Reply{HTML: "⏸ The build paused: a service it depends on kept failing. " +
 			"Nothing is lost; tap Resume to go on, or Cancel.", Buttons: controlButtons(b.ID, db.BuildPaused)})
 	})

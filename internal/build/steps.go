@@ -168,6 +168,9 @@ func (r *Runner) modelTrouble(ctx context.Context, b db.Build, u Usage, err erro
 		switch cur.State {
 		case db.BuildRunning:
 			cur.State, cur.PauseReason = db.BuildPaused, &reason
+			if err := queueProgress(ctx, tx, *cur); err != nil {
+				return err
+			}
 		case db.BuildRevising:
 			cur.State = db.BuildProposed // the spec stands as it was
 		default:
@@ -373,6 +376,9 @@ func (r *Runner) outOfCredits(ctx context.Context, b db.Build) error {
 		reason := "credits"
 		cur.State, cur.PauseReason = db.BuildPaused, &reason
 		cur.StepSeq++
+		if err := queueProgress(ctx, tx, *cur); err != nil {
+			return err
+		}
 		rep := reply.Reply{HTML: reply.HTMLf("⏸ The build paused: the next task may need up to %d credits and you have fewer left. "+
 			"Buy more, then tap Resume: it goes on where it stopped.", r.Config.RoundCredits)}
 		rep.Buttons = [][]reply.Button{{{Text: "Buy credits", Data: "buy:0"}, {Text: "Resume", Data: fmt.Sprintf("bresume:%d", b.ID)}},
