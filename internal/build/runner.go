@@ -172,8 +172,10 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	return r.followUp(ctx, b.ID)
 }
 
-// GiveUp is called on a step message's last delivery: the build pauses
-// (not fails: what it built is kept, and Resume tries again).
+// GiveUp is called on a step message's last delivery: a running build
+// pauses (not fails: what it built is kept, and Resume tries again); a
+// revision gives way to the spec as it was; a build still being planned,
+// which has nothing to resume, fails without a charge.
 func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) error {
 	sm, err := parseStep(m.Data)
 	if err != nil {
@@ -187,17 +189,34 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 		if err != nil || b.StepSeq != sm.Seq || !b.Stepping() {
 			return err
 		}
-		reason := "trouble"
-		b.State, b.PauseReason = db.BuildPaused, &reason
 		b.StepSeq++
+		switch b.State {
+		case db.BuildRunning:
+			reason := "trouble"
+			b.State, b.PauseReason = db.BuildPaused, &reason
+			if err := db.SaveBuild(ctx, tx, b); err != nil {
+				return err
+			}
+			if err := queueProgress(ctx, tx, b); err != nil {
+				return err
+			}
+			return r.notify(ctx, tx, b, reply.Reply{HTML: "⏸ The build paused: a service it depends on kept failing. " +
+				"Nothing is lost; tap Resume to go on, or Cancel.", Buttons: controlButtons(b.ID, db.BuildPaused)})
+		case db.BuildRevising:
+			b.State = db.BuildProposed
+			if err := db.SaveBuild(ctx, tx, b); err != nil {
+				return err
+			}
+			return r.notify(ctx, tx, b, reply.Reply{HTML: "I could not change the spec: a service it depends on kept failing. " +
+				"The spec stands as it was; Start it, or try Change again in a while.", Buttons: controlButtons(b.ID, db.BuildProposed)})
+		}
+		now := time.Now()
+		msg := "I could not plan this build: a service it depends on kept failing. Nothing was charged; try /build again in a while."
+		b.State, b.Error, b.FinishedAt = db.BuildFailed, &msg, &now
 		if err := db.SaveBuild(ctx, tx, b); err != nil {
 			return err
 		}
-		if err := queueProgress(ctx, tx, b); err != nil {
-			return err
-		}
-		return r.notify(ctx, tx, b, reply.Reply{HTML: "⏸ The build paused: a service it depends on kept failing. " +
-			"Nothing is lost; tap Resume to go on, or Cancel.", Buttons: controlButtons(b.ID, db.BuildPaused)})
+		return r.notify(ctx, tx, b, reply.Text("❌ %s", msg))
 	})
 	if err != nil {
 		return err

@@ -181,6 +181,10 @@ func (r *Runner) modelTrouble(ctx context.Context, b db.Build, u Usage, err erro
 			return r.notify(ctx, tx, *cur, reply.Text("❌ %s", msg))
 		}
 		cur.StepSeq++
+		if cur.State == db.BuildProposed {
+			return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("I could not change the spec: %s. "+
+				"The spec stands as it was; Start it, or try Change again.", why), Buttons: controlButtons(b.ID, cur.State)})
+		}
 		return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("⏸ The build paused: %s. Tap Resume to try again.", why),
 			Buttons: controlButtons(b.ID, cur.State)})
 	})
