@@ -79,6 +79,7 @@ func TestBuildModelKeepsFailing(t *testing.T) {
 			w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"MAX_DELIVERY_ATTEMPTS": "2", "BUILD_TASK_CREDITS": "5"}})
 			w.want(w.post(w.msg("/start"), 1), "free credits")
 			w.sendOK(w.msg("/build a small app in Python"))
+			w.waitFor("Estimated 15 credits", 20*time.Second)
 			b := w.waitState("proposed")
 			w.want(w.post(w.tap(fmt.Sprintf("bchange:%d", b.ID)), 1), "Say in plain words what to change")
 			w.want(w.post(w.msg("use three parts"), 1), "Revising the spec…")
