@@ -129,13 +129,27 @@ func pushSeq(body []byte) int64 {
 // flight; the step's work is dropped whole (no change set, no charge, the
 // task as it was), the hold released, the build cancelled and the progress
 // message says so; no model call after the one in flight, and a late
-// redelivery of the old step is acknowledged and does nothing.
+// redelivery of the old step is acknowledged and does nothing. With a
+// lease of 1 s the step's heartbeat sees the Cancel and ends the call in
+// flight; with the default 30 s the call answers and the step stops there.
 func TestBuildCancelDuringTask(t *testing.T) {
 	t.Parallel()
+	t.Run("the call answers", func(t *testing.T) {
+		t.Parallel()
+		buildCancelDuringTask(t, "30s")
+	})
+	t.Run("the heartbeat ends the call", func(t *testing.T) {
+		t.Parallel()
+		buildCancelDuringTask(t, "1s")
+	})
+}
+
+func buildCancelDuringTask(t *testing.T, lease string) {
 	g := newModelGate(t, noQuestions, partsSpec(2), createReply(1), approved, createReply(2), approved, readmeMade)
 	held := g.hold("editor", 1, false)
 	pushes := &stepPushes{bodies: map[int64][]byte{}}
-	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "5"}, wrap: pushes.wrap})
+	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "5", "REFINE_LEASE": lease}, wrap: pushes.wrap})
+	calls := 3 // questions, spec, the edit in flight
 	id := w.begin("15")
 	held.wait(t)
 	inFlight := w.build().StepSeq
@@ -151,7 +165,11 @@ func TestBuildCancelDuringTask(t *testing.T) {
 	if userHeld != 0 {
 		t.Errorf("held %d after Cancel, want 0", userHeld)
 	}
-	close(held.release) // the editor answers with task 1's change
+	if lease == "30s" {
+		close(held.release) // the editor answers with task 1's change
+	} else {
+		calls = 2 // the edit in flight never answered
+	}
 
 	progress := w.shownProgress("Cancelled:")
 	if !strings.Contains(progress, "◻️ 1 Part 1") || strings.Contains(progress, "✅") {
@@ -162,8 +180,8 @@ func TestBuildCancelDuringTask(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	checkDropped := func(when string) {
 		t.Helper()
-		if n := g.answered(); n != 3 {
-			t.Errorf("%s: %d model calls, want 3 (questions, spec, the edit in flight): %v", when, n, g.calls())
+		if n := g.answered(); n != calls {
+			t.Errorf("%s: %d model calls answered, want %d: %v", when, n, calls, g.calls())
 		}
 		if n := w.count(`SELECT count(*) FROM change_sets`); n != 0 {
 			t.Errorf("%s: %d change sets committed by a cancelled step", when, n)
