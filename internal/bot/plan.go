@@ -141,6 +141,22 @@ func (b *Bot) run(ctx context.Context, q db.Querier, req Request, p Plan) (Plan,
 		// Blocked, or a reply Telegram refuses: nothing a retry changes.
 		b.Logger.WarnContext(ctx, "reply not delivered", "error", err.Error(), "blocked", telegram.IsBlocked(err))
 	}
+	// A build's step goes out after the replies, so that the build's own
+	// messages (its progress, its questions) come after "Started".
+	if p.BuildStep != nil {
+		if b.Builds == nil {
+			b.Logger.ErrorContext(ctx, "a build step to publish, and no build-steps publisher")
+			p.BuildStep = nil
+			return p, nil
+		}
+		if err := build.Publish(ctx, q, b.Builds, p.BuildStep.ID, p.BuildStep.Seq); err != nil {
+			if fault.IsRetryable(err) {
+				return p, err
+			}
+			b.Logger.ErrorContext(ctx, "build step not published; the sweeper publishes it", "error", err.Error())
+		}
+		p.BuildStep = nil
+	}
 	return p, nil
 }
 
@@ -201,15 +217,6 @@ func (b *Bot) effects(ctx context.Context, q db.Querier, req Request, p *Plan) e
 			}
 		}
 		p.Job = 0 // published (or finished): RefineJobs has it
-	}
-	if p.BuildStep != nil {
-		if b.Builds == nil {
-			return fault.Permanentf("bot: a build step to publish, and no build-steps publisher")
-		}
-		if err := build.Publish(ctx, q, b.Builds, p.BuildStep.ID, p.BuildStep.Seq); err != nil {
-			return err
-		}
-		p.BuildStep = nil
 	}
 	if p.DeleteMessage != 0 {
 		if err := b.Telegram.DeleteMessage(ctx, req.ChatID, p.DeleteMessage); err != nil {
