@@ -69,7 +69,7 @@ func ReplaceBuildTasks(ctx context.Context, q Querier, buildID int64, tasks []js
 		return fmt.Errorf("ReplaceBuildTasks(%d): %w", buildID, translate(err))
 	}
 	for i, t := range tasks {
-		if _, err := q.Exec(ctx, `INSERT INTO build_tasks (build_id, n, task) VALUES ($1, $2, $3)`, buildID, i+1, []byte(t)); err != nil {
+		if _, err := q.Exec(ctx, `INSERT INTO build_tasks (build_id, n, task) VALUES ($1, $2, $3)`, buildID, i+1, string(t)); err != nil {
 			return fmt.Errorf("ReplaceBuildTasks(%d): %w", buildID, translate(err))
 		}
 	}
@@ -95,9 +95,13 @@ func SaveBuildTask(ctx context.Context, q Querier, t BuildTask) error {
 	if rounds == nil {
 		rounds = []TaskRound{}
 	}
-	_, err := q.Exec(ctx, `UPDATE build_tasks SET task = $3, state = $4, round = $5, feedback = $6, rounds = $7,
+	rj, err := json.Marshal(rounds) // as text, for exec mode (see SaveBuild)
+	if err != nil {
+		return fmt.Errorf("SaveBuildTask(%d/%d): %w", t.BuildID, t.N, err)
+	}
+	_, err = q.Exec(ctx, `UPDATE build_tasks SET task = $3, state = $4, round = $5, feedback = $6, rounds = $7,
 		prompt_tokens = $8, completion_tokens = $9, cost_usd = $10, charged_credits = $11 WHERE build_id = $1 AND n = $2`,
-		t.BuildID, t.N, []byte(t.Task), t.State, t.Round, t.Feedback, rounds, t.PromptTokens, t.CompletionTokens, t.CostUSD,
+		t.BuildID, t.N, string(t.Task), t.State, t.Round, t.Feedback, string(rj), t.PromptTokens, t.CompletionTokens, t.CostUSD,
 		t.ChargedCredits)
 	if err != nil {
 		return fmt.Errorf("SaveBuildTask(%d/%d): %w", t.BuildID, t.N, translate(err))
@@ -120,7 +124,7 @@ type OutboxItem struct {
 func AddOutbox(ctx context.Context, q Querier, buildID int64, kind, html string, buttons json.RawMessage) error {
 	var b any
 	if len(buttons) > 0 {
-		b = []byte(buttons)
+		b = string(buttons)
 	}
 	if _, err := q.Exec(ctx, `INSERT INTO build_outbox (build_id, kind, html, buttons) VALUES ($1, $2, $3, $4)`,
 		buildID, kind, html, b); err != nil {

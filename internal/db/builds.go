@@ -146,15 +146,21 @@ func SaveBuild(ctx context.Context, q Querier, b Build) error {
 	if thread == nil {
 		thread = []Turn{}
 	}
+	// JSON goes as text: in DATABASE_EXEC_MODE=exec (behind a transaction
+	// pooler) pgx cannot encode a Go value for a parameter of unknown type.
+	tj, err := json.Marshal(thread)
+	if err != nil {
+		return fmt.Errorf("SaveBuild(%d): %w", b.ID, err)
+	}
 	var spec any
 	if len(b.Spec) > 0 {
-		spec = b.Spec
+		spec = string(b.Spec)
 	}
-	_, err := q.Exec(ctx, `UPDATE builds SET state = $2, pause_reason = $3, thread = $4, spec = $5, current_task = $6,
+	_, err = q.Exec(ctx, `UPDATE builds SET state = $2, pause_reason = $3, thread = $4, spec = $5, current_task = $6,
 		estimate_credits = $7, charged_credits = $8, prompt_tokens = $9, completion_tokens = $10, cost_usd = $11,
 		step_seq = $12, progress_html = $13, error = $14, started_at = $15, finished_at = $16, updated_at = now()
 		WHERE id = $1`,
-		b.ID, b.State, b.PauseReason, thread, spec, b.CurrentTask, b.EstimateCredits, b.ChargedCredits, b.PromptTokens,
+		b.ID, b.State, b.PauseReason, string(tj), spec, b.CurrentTask, b.EstimateCredits, b.ChargedCredits, b.PromptTokens,
 		b.CompletionTokens, b.CostUSD, b.StepSeq, b.ProgressHTML, b.Error, b.StartedAt, b.FinishedAt)
 	if err != nil {
 		return fmt.Errorf("SaveBuild(%d): %w", b.ID, translate(err))

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -135,7 +136,11 @@ func CreateJob(ctx context.Context, q Querier, nj NewJob) (Job, error) {
 	}
 	var thread any
 	if len(nj.Thread) > 0 {
-		thread = nj.Thread
+		tj, err := json.Marshal(nj.Thread) // as text, for exec mode (see SaveBuild)
+		if err != nil {
+			return Job{}, fmt.Errorf("CreateJob: %w", err)
+		}
+		thread = string(tj)
 	}
 	j, err := scanJob(q.QueryRow(ctx, `INSERT INTO refine_jobs
 		(user_id, project_id, path, instruction, mode, chat_id, source_update_id, hold_credits, scope, follows, thread)
