@@ -55,8 +55,8 @@ func Handler() http.Handler { return http.HandlerFunc(serve) }
 
 // request is the part of a chat completions request the script reads.
 type request struct {
-	Model          string    `json:"model"`
-	Messages       []message `json:"messages"`
+	Model          string          `json:"model"`
+	Messages       []message       `json:"messages"`
 	ResponseFormat *responseFormat `json:"response_format"`
 }
 
