@@ -1,0 +1,284 @@
+package demo
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devbot-hq/devbot/internal/devstack"
+	"github.com/devbot-hq/devbot/internal/scriptedmodel"
+	"github.com/devbot-hq/devbot/internal/textfile"
+)
+
+// The build the demo plays on the scripted model: a description, the
+// model's one question and the answer, the spec and Start, then the tasks
+// (one rejected once by review and fixed), the README and the zip.
+const (
+	buildRequest = "/build a small todo API"
+	buildAnswer  = "keep them in memory"
+	// buildTimeout bounds the whole build after Start.
+	buildTimeout = 2 * time.Minute
+)
+
+// buildPlay is what the build's steps learn and pass on.
+type buildPlay struct {
+	id      string   // the build's id, from the Start button
+	files   []string // the spec's files, as its message lists them
+	replies []devstack.Sent
+	zipName string
+	zip     []byte
+}
+
+// buildSteps are the steps of the build.
+func (r *runner) buildSteps() []step {
+	b := &buildPlay{}
+	return []step{
+		{"/build", func(ctx context.Context) error {
+			_, err := r.exchange(ctx, buildRequest, 2, scriptedmodel.Question)
+			return err
+		}},
+		{"the answer and the spec", func(ctx context.Context) error {
+			replies, err := r.exchange(ctx, buildAnswer, 2, "Estimated")
+			if err != nil {
+				return err
+			}
+			spec := replies[len(replies)-1]
+			var texts []string
+			for _, btn := range devstack.Buttons(spec.ReplyMarkup) {
+				texts = append(texts, btn.Text)
+				if btn.Text == "Start" {
+					b.id = strings.TrimPrefix(btn.CallbackData, "bstart:")
+				}
+			}
+			if strings.Join(texts, ",") != "Start,Change,Cancel" || b.id == "" {
+				return fmt.Errorf("the spec's buttons are %v, want Start, Change and Cancel", texts)
+			}
+			b.files = specFiles(devstack.Plain(spec.Text))
+			if len(b.files) == 0 {
+				return fmt.Errorf("the spec lists no files: %q", spec.Text)
+			}
+			return nil
+		}},
+		{"Start", func(ctx context.Context) error {
+			r.show("user: [taps Start]")
+			after, err := r.c.LastSeq(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := r.c.Press(ctx, r.u, "bstart:"+b.id); err != nil {
+				return err
+			}
+			b.replies, err = r.until(ctx, after, buildTimeout, func(m devstack.Sent) bool {
+				return m.Method == "sendMessage" && strings.Contains(m.Text, "is built")
+			})
+			if err != nil {
+				return err
+			}
+			edits, fixing, started := 0, false, false
+			for _, m := range b.replies {
+				started = started || strings.HasPrefix(m.Text, "Started: ")
+				switch m.Method {
+				case "editMessageText":
+					edits++
+					fixing = fixing || strings.Contains(m.Text, "fixing (round 2)")
+				case "sendDocument":
+					b.zipName, b.zip = m.DocumentName, m.Document
+				}
+			}
+			if !started {
+				return fmt.Errorf("no reply to Start says \"Started: …\"")
+			}
+			if edits < 3 {
+				return fmt.Errorf("the progress message was edited %d times, want at least 3 (a task, the fix, the end)", edits)
+			}
+			if !strings.HasSuffix(b.zipName, ".zip") || len(b.zip) == 0 {
+				return fmt.Errorf("no zip came: the document is %q (%d bytes)", b.zipName, len(b.zip))
+			}
+			r.show("  the progress message was edited %d times in place%s; the zip %s came before the last message",
+				edits, map[bool]string{true: ", showing the fix of task 2", false: ""}[fixing], b.zipName)
+			return nil
+		}},
+		{"the zip", func(ctx context.Context) error {
+			zr, err := zip.NewReader(bytes.NewReader(b.zip), int64(len(b.zip)))
+			if err != nil {
+				return fmt.Errorf("%s is not a zip: %w", b.zipName, err)
+			}
+			files := map[string][]byte{}
+			var names []string
+			for _, f := range zr.File {
+				rc, err := f.Open()
+				if err != nil {
+					return err
+				}
+				data, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil {
+					return fmt.Errorf("%s in the zip: %w", f.Name, err)
+				}
+				files[f.Name] = data
+				names = append(names, f.Name)
+			}
+			want := append(slices.Clone(b.files), "README.md")
+			slices.Sort(want)
+			slices.Sort(names)
+			if !slices.Equal(names, want) {
+				return fmt.Errorf("the zip holds %v, want the spec's files and README.md: %v", names, want)
+			}
+			if problems := staticProblems(files); len(problems) > 0 {
+				return fmt.Errorf("files of the zip do not pass the static checks:\n%s", strings.Join(problems, "\n"))
+			}
+			r.show("  %s holds %s: the spec's files and README.md; every file passes the static checks (%s)",
+				b.zipName, strings.Join(names, ", "), checksSummary(files))
+			return nil
+		}},
+		{"/status of the build", func(ctx context.Context) error {
+			if _, err := r.exchange(ctx, "/status", 1, "Built"); err != nil {
+				return err
+			}
+			st, err := r.c.State(ctx, r.u.ID)
+			if err != nil {
+				return err
+			}
+			bl := st.Build
+			if bl == nil || fmt.Sprint(bl.ID) != b.id {
+				return fmt.Errorf("recorded build: %+v, want build %s", bl, b.id)
+			}
+			r.show("  recorded: build %d %s; %d credits charged (%d held at Start, %d still held); %d prompt and %d completion tokens",
+				bl.ID, bl.State, bl.ChargedCredits, bl.EstimateCredits, bl.Held, bl.PromptTokens, bl.CompletionTokens)
+			for _, t := range bl.Tasks {
+				line := fmt.Sprintf("    task %d, %s: %s in %s, %s charged", t.N, t.Title, t.State, plural(t.Rounds, "round"), plural(int(t.ChargedCredits), "credit"))
+				if len(t.Rejections) > 0 {
+					line += fmt.Sprintf("; the review rejected round 1: %q", short(t.Rejections[0], 90))
+				}
+				r.show("%s", line)
+			}
+			if bl.State != "done" || bl.Held != 0 || bl.ChargedCredits <= 0 || len(bl.Tasks) != 3 {
+				return fmt.Errorf("recorded build: %+v, want done with 3 tasks, credits charged and none held", bl)
+			}
+			for _, t := range bl.Tasks {
+				rounds, rejections := 1, 0
+				if t.N == 2 {
+					rounds, rejections = 2, 1
+				}
+				if t.State != "approved" || t.Rounds != rounds || len(t.Rejections) != rejections {
+					return fmt.Errorf("task %d: %+v, want approved in %d round(s) after %d rejection(s)", t.N, t, rounds, rejections)
+				}
+			}
+			return nil
+		}},
+	}
+}
+
+// specTask is a task line of the spec's message: "2. Title (a.go, b.go)".
+var specTask = regexp.MustCompile(`(?m)^\d+\. .*\(([^()]*)\)$`)
+
+// specFiles lists the files a spec's message names, each once, in order.
+func specFiles(text string) []string {
+	var out []string
+	for _, m := range specTask.FindAllStringSubmatch(text, -1) {
+		for _, f := range strings.Split(m[1], ", ") {
+			if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// until waits for the replies to the user after seq after until one
+// satisfies done, printing them as they come.
+func (r *runner) until(ctx context.Context, after int, timeout time.Duration, done func(devstack.Sent) bool) ([]devstack.Sent, error) {
+	deadline := time.Now().Add(timeout)
+	var got []devstack.Sent
+	for {
+		all, err := r.c.Sent(ctx, after)
+		if err != nil {
+			return got, err
+		}
+		for _, m := range all {
+			after = m.Seq
+			if m.ChatID != r.u.ID {
+				continue
+			}
+			got = append(got, m)
+			r.show("%s", devstack.FormatReply(m))
+			if done(m) {
+				return got, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return got, fmt.Errorf("no final reply within %s (%d replies)", timeout, len(got))
+		}
+		select {
+		case <-ctx.Done():
+			return got, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// staticProblems checks files as the build's static checks do, one line
+// per problem: a Go file parses (go/parser), a JSON file is valid JSON,
+// and every file is text (UTF-8, no NUL bytes).
+func staticProblems(files map[string][]byte) []string {
+	var out []string
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		data := files[name]
+		if !textfile.Is(data) {
+			out = append(out, name+": not a text file")
+			continue
+		}
+		switch {
+		case strings.HasSuffix(name, ".go"):
+			if _, err := parser.ParseFile(token.NewFileSet(), name, data, parser.AllErrors); err != nil {
+				out = append(out, err.Error())
+			}
+		case strings.HasSuffix(name, ".json"):
+			if !json.Valid(data) {
+				out = append(out, name+": not valid JSON")
+			}
+		}
+	}
+	return out
+}
+
+// checksSummary says what the static checks covered.
+func checksSummary(files map[string][]byte) string {
+	goFiles, other := 0, 0
+	for n := range files {
+		if strings.HasSuffix(n, ".go") {
+			goFiles++
+		} else {
+			other++
+		}
+	}
+	return fmt.Sprintf("%s parse; %s are text", plural(goFiles, "Go file"), plural(other, "other file"))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func short(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
