@@ -105,3 +105,41 @@ func TestBuildEndToEnd(t *testing.T) {
 	}
 	w.want(w.post(w.msg("/status"), 1), "Built <b>todo-api</b>", "2/2")
 }
+
+// The spec changes in plain words before Start, and Cancel ends the build
+// without a charge; a description clear enough gets no questions.
+func TestBuildSpecChangeAndCancel(t *testing.T) {
+	t.Parallel()
+	revised := buildSpec()
+	revised["title"] = "todo-cli"
+	revised["stack"] = []string{"Python 3.12", "argparse"}
+	model := llmtest.New(t,
+		llmtest.Response{Text: jsonText(map[string]any{"questions": []string{}})},
+		llmtest.Response{Text: jsonText(buildSpec())},
+		llmtest.Response{Text: jsonText(revised)},
+	)
+	w := newTGWorldOf(t, "local", model.URL, nil, nil, true)
+	w.want(w.post(w.msg("/start"), 1), "20 free credits")
+	w.want(w.post(w.msg("/new todo"), 1), "Project todo created")
+	got := w.post(w.msg("/build a todo API in Flask"), 3)
+	w.want(got, "Let me think about it in todo", "Planning…", "<b>todo-api</b>", "Estimated 30 credits")
+	var id int64
+	w.scan(`SELECT id FROM builds`, &id)
+	w.want(w.post(w.tap(fmt.Sprintf("bchange:%d", id)), 1), "Say in plain words what to change")
+	got = w.post(w.msg("make it a command-line app instead"), 2)
+	w.want(got, "Revising the spec", "<b>todo-cli</b>", "argparse")
+	reqs := model.Requests()
+	if len(reqs) != 3 || !strings.Contains(reqs[2].Messages[len(reqs[2].Messages)-1].Text(), "make it a command-line app instead") {
+		t.Fatalf("the revision request does not carry the change: %d calls", len(reqs))
+	}
+	// Start is refused: 30 credits are estimated and Ann has 20.
+	w.want(w.post(w.tap(fmt.Sprintf("bstart:%d", id)), 1), "Not now: it is estimated at 30 credits")
+	w.want(w.post(w.tap(fmt.Sprintf("bcancel:%d", id)), 1), "Cancelled")
+	var state string
+	var balance, held int64
+	w.scan(`SELECT b.state, u.balance, u.held FROM builds b JOIN users u ON u.id = b.user_id`, &state, &balance, &held)
+	if state != "cancelled" || balance != 20 || held != 0 {
+		t.Errorf("after cancel: %s, balance %d, held %d", state, balance, held)
+	}
+	w.want(w.post(w.tap(fmt.Sprintf("bstart:%d", id)), 1), "Not now: this build has ended")
+}

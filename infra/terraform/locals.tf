@@ -6,7 +6,7 @@ locals {
   # Secret Manager secrets: secret id => what goes in it. The values are added
   # with gcloud (the README's Deployment section), never through Terraform, so no secret ends
   # up in the state.
-  secrets = {
+  secrets = merge({
     "devbot-database-url"            = "PostgreSQL URL of Supabase's transaction pooler (port 6543), for the services"
     "devbot-migrate-database-url"    = "PostgreSQL URL of a session-mode or direct connection (port 5432), for devbot migrate"
     "devbot-supabase-key"            = "Supabase service-role key"
@@ -16,14 +16,23 @@ locals {
     "devbot-stripe-webhook-secret"   = "Stripe webhook endpoint signing secret (whsec_...)"
     "devbot-llm-api-key"             = "key of the OpenAI-compatible model endpoint (LLM_BASE_URL)"
     "devbot-api-key-encryption-key"  = "32 random bytes, base64: encrypts users' own model keys"
-  }
+  }, local.optional_secrets)
+
+  # Secrets made (and mounted) only when a variable asks for them: the
+  # architect model's own key (var.architect_api_key_secret; without it
+  # ARCHITECT_API_KEY falls back to LLM_API_KEY).
+  optional_secrets = var.architect_api_key_secret ? {
+    "devbot-architect-api-key" = "key of the architect model's endpoint (ARCHITECT_BASE_URL), for builds"
+  } : {}
 
   # Topics: name => whether its publishers set ordering keys (DESIGN.md:
-  # chat id on telegram-updates, project/path on refine-jobs).
+  # chat id on telegram-updates, project/path on refine-jobs, build/<id> on
+  # build-steps).
   topics = {
     "telegram-updates" = { ordered = true }
     "stripe-events"    = { ordered = false }
     "refine-jobs"      = { ordered = true }
+    "build-steps"      = { ordered = true }
     "sweep"            = { ordered = false } # sweeper.tf: Cloud Scheduler's ticks
   }
 
@@ -75,9 +84,10 @@ locals {
       account_id = "devbot-telegram-updates"
       public     = false
       consumes   = "telegram-updates"
-      publishes  = ["refine-jobs"]
+      publishes  = ["refine-jobs", "build-steps"]
       env = merge(local.data_env, {
         TOPIC_REFINE_JOBS = "refine-jobs"
+        TOPIC_BUILD_STEPS = "build-steps"
       })
       secrets = {
         DATABASE_URL           = "devbot-database-url"
@@ -104,14 +114,38 @@ locals {
         API_KEY_ENCRYPTION_KEY = "devbot-api-key-encryption-key"
       }
     }
+    BuildSteps = {
+      service    = "devbot-build-steps"
+      account_id = "devbot-build-steps"
+      public     = false
+      consumes   = "build-steps"
+      publishes  = ["build-steps"] # each step publishes the build's next one
+      # A step holds a lease sized as RefineJobs' (functions.RefineLeaseConfig).
+      env = merge(local.data_env, {
+        TOPIC_BUILD_STEPS = "build-steps"
+        REFINE_LEASE      = "${var.refine_lease_seconds}s"
+      })
+      # ARCHITECT_API_KEY only with var.architect_api_key_secret (above).
+      secrets = merge(
+        {
+          DATABASE_URL           = "devbot-database-url"
+          SUPABASE_KEY           = "devbot-supabase-key"
+          TELEGRAM_BOT_TOKEN     = "devbot-telegram-bot-token"
+          LLM_API_KEY            = "devbot-llm-api-key"
+          API_KEY_ENCRYPTION_KEY = "devbot-api-key-encryption-key"
+        },
+        var.architect_api_key_secret ? { ARCHITECT_API_KEY = "devbot-architect-api-key" } : {},
+      )
+    }
     Sweeper = {
       service    = "devbot-sweeper"
       account_id = "devbot-sweeper"
       public     = false
       consumes   = "sweep"
-      publishes  = ["refine-jobs"]
+      publishes  = ["refine-jobs", "build-steps"]
       env = merge(local.data_env, {
         TOPIC_REFINE_JOBS = "refine-jobs"
+        TOPIC_BUILD_STEPS = "build-steps"
         REFINE_LEASE      = "${var.refine_lease_seconds}s"
       })
       secrets = {

@@ -113,13 +113,14 @@ variable "limits" {
     StripeWebhook   = { cpu = "1", memory = "256Mi", concurrency = 80, timeout_seconds = 30, min_instances = 0, max_instances = 5 }
     TelegramUpdates = { cpu = "1", memory = "512Mi", concurrency = 20, timeout_seconds = 120, min_instances = 0, max_instances = 10 }
     RefineJobs      = { cpu = "1", memory = "512Mi", concurrency = 8, timeout_seconds = 540, min_instances = 0, max_instances = 20 }
+    BuildSteps      = { cpu = "1", memory = "512Mi", concurrency = 8, timeout_seconds = 540, min_instances = 0, max_instances = 20 }
     StripeEvents    = { cpu = "1", memory = "256Mi", concurrency = 20, timeout_seconds = 60, min_instances = 0, max_instances = 5 }
     Sweeper         = { cpu = "1", memory = "256Mi", concurrency = 1, timeout_seconds = 300, min_instances = 0, max_instances = 1 }
   }
 
   validation {
-    condition     = alltrue([for name in ["TelegramWebhook", "StripeWebhook", "TelegramUpdates", "RefineJobs", "StripeEvents", "Sweeper"] : contains(keys(var.limits), name)])
-    error_message = "limits must have an entry for each of TelegramWebhook, StripeWebhook, TelegramUpdates, RefineJobs, StripeEvents and Sweeper."
+    condition     = alltrue([for name in ["TelegramWebhook", "StripeWebhook", "TelegramUpdates", "RefineJobs", "BuildSteps", "StripeEvents", "Sweeper"] : contains(keys(var.limits), name)])
+    error_message = "limits must have an entry for each of TelegramWebhook, StripeWebhook, TelegramUpdates, RefineJobs, BuildSteps, StripeEvents and Sweeper."
   }
   validation {
     condition     = alltrue([for name, l in var.limits : l.timeout_seconds >= 10 && l.timeout_seconds <= 570])
@@ -175,7 +176,7 @@ variable "set_telegram_webhook" {
 }
 
 variable "refine_lease_seconds" {
-  description = "REFINE_LEASE of RefineJobs and the Sweeper: how long a refinement's claim lasts unrenewed (renewed every third of it). A crashed job is resumed by the next delivery, which waits up to 4/3 of it; keep it short (10-120 s) and well under RefineJobs' handler timeout."
+  description = "REFINE_LEASE of RefineJobs, BuildSteps and the Sweeper: how long a refinement's (or a build step's) claim lasts unrenewed (renewed every third of it). A crashed job is resumed by the next delivery, which waits up to 4/3 of it; keep it short (10-120 s) and well under RefineJobs' and BuildSteps' handler timeout."
   type        = number
   default     = 30
 
@@ -183,6 +184,12 @@ variable "refine_lease_seconds" {
     condition     = var.refine_lease_seconds >= 10 && var.refine_lease_seconds <= 120
     error_message = "refine_lease_seconds must be between 10 and 120."
   }
+}
+
+variable "architect_api_key_secret" {
+  description = "Whether BuildSteps reads ARCHITECT_API_KEY (the key of ARCHITECT_BASE_URL, the architect model of builds) from the Secret Manager secret devbot-architect-api-key, made here. Cloud Run refuses a secret without a version, so turn it on with terraform apply -target=google_secret_manager_secret.secret, add the value (gcloud secrets versions add devbot-architect-api-key --data-file=-), then apply everything. false: the architect model uses LLM_API_KEY's key."
+  type        = bool
+  default     = false
 }
 
 variable "sweep_schedule" {

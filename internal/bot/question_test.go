@@ -154,7 +154,7 @@ func TestRefusedRefineKeepsTheQuestion(t *testing.T) {
 	const u = 313
 	f, _, run := questionFixture(t, u)
 	q := f.ask(u, run)
-	expect(t, f.say(u, "/refine nope.go add a comment"), "There is no nope.go in api.")
+	expect(t, f.say(u, "/refine src/nope.go add a comment"), "There is no src/nope.go in api.")
 	expect(t, f.say(u, "8080"), "Working on api…")
 	if j := f.lastQueued(); j.Follows == nil || *j.Follows != q.ID {
 		t.Errorf("the answer after a refused /refine follows %v, want %d", j.Follows, q.ID)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/devbot-hq/devbot/internal/db"
@@ -13,6 +14,11 @@ import (
 	"github.com/devbot-hq/devbot/internal/reply"
 	"github.com/devbot-hq/devbot/internal/telegram"
 )
+
+// BlobReader reads stored file versions (the zip's files).
+type BlobReader interface {
+	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
+}
 
 // outboxClaim is how long a claim to send a build's message keeps other
 // deliveries from sending it (longer than a send takes).
@@ -28,11 +34,7 @@ func (r *Runner) flush(ctx context.Context, id int64) error {
 
 // Flush sends build id's unsent messages (the runner after each step, the
 // bot after a button, the sweeper for what was left).
-func Flush(ctx context.Context, d *db.DB, tg Sender, blobs interface {
-	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
-}, log interface {
-	WarnContext(ctx context.Context, msg string, args ...any)
-}, id int64) error {
+func Flush(ctx context.Context, d *db.DB, tg Sender, blobs BlobReader, log *slog.Logger, id int64) error {
 	for {
 		it, ok, err := db.ClaimOutbox(ctx, d.Pool, id, outboxClaim)
 		if errors.Is(err, db.ErrOutboxBusy) {
@@ -61,9 +63,7 @@ func Flush(ctx context.Context, d *db.DB, tg Sender, blobs interface {
 	}
 }
 
-func send(ctx context.Context, d *db.DB, tg Sender, blobs interface {
-	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
-}, b db.Build, it db.OutboxItem) error {
+func send(ctx context.Context, d *db.DB, tg Sender, blobs BlobReader, b db.Build, it db.OutboxItem) error {
 	rep := reply.Reply{HTML: it.HTML}
 	if len(it.Buttons) > 0 {
 		if err := json.Unmarshal(it.Buttons, &rep.Buttons); err != nil {
@@ -106,9 +106,7 @@ func keyboard(rows [][]reply.Button) *telegram.InlineKeyboardMarkup {
 
 // zipProject writes the project's current files as a zip, one file at a
 // time (the project's limits bound it).
-func zipProject(ctx context.Context, q db.Querier, blobs interface {
-	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
-}, projectID string) func(io.Writer) error {
+func zipProject(ctx context.Context, q db.Querier, blobs BlobReader, projectID string) func(io.Writer) error {
 	return func(w io.Writer) error {
 		files, err := db.ListFiles(ctx, q, projectID)
 		if err != nil {

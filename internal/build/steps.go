@@ -330,9 +330,15 @@ func (r *Runner) maxRounds() int {
 }
 
 // chargeTask charges a finished task what it cost: the base price plus its
-// model calls in credits.
+// model calls in credits, less what it was charged before (a task retried
+// after it failed is settled again, for its new rounds only). Each
+// settlement has its own cause (the rounds so far), so a step committed
+// twice cannot charge twice.
 func (r *Runner) chargeTask(ctx context.Context, tx pgx.Tx, b *db.Build, t *db.BuildTask) error {
-	amount := r.Config.BaseTaskCredits + int64(math.Ceil(t.CostUSD*r.Config.CreditsPerUSD-1e-9))
+	amount := r.Config.BaseTaskCredits + int64(math.Ceil(t.CostUSD*r.Config.CreditsPerUSD-1e-9)) - t.ChargedCredits
+	if amount <= 0 {
+		return nil
+	}
 	cause := fmt.Sprintf("build:%d:task:%d:%d", b.ID, t.N, len(t.Rounds))
 	charged, _, err := db.ChargeBuild(ctx, tx, b.ID, b.UserID, cause, amount, fmt.Sprintf("build task %d", t.N))
 	if err != nil {

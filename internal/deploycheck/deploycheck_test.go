@@ -91,10 +91,10 @@ func TestTerraformMatchesCode(t *testing.T) {
 				t.Error(p)
 			}
 			// The check saw what it should have seen.
-			if len(inf.Services) != 6 || len(inf.Jobs) != 1 || len(inf.Topics) != 8 {
-				t.Errorf("found %d services, %d jobs, %d topics; want 6, 1, 8", len(inf.Services), len(inf.Jobs), len(inf.Topics))
+			if len(inf.Services) != 7 || len(inf.Jobs) != 1 || len(inf.Topics) != 10 {
+				t.Errorf("found %d services, %d jobs, %d topics; want 7, 1, 10", len(inf.Services), len(inf.Jobs), len(inf.Topics))
 			}
-			wantDeliveries := map[string][2]int{"push": {12, 0}, "eventarc": {8, 4}}[delivery]
+			wantDeliveries := map[string][2]int{"push": {15, 0}, "eventarc": {10, 5}}[delivery]
 			if len(inf.Subscriptions) != wantDeliveries[0] || len(inf.Triggers) != wantDeliveries[1] {
 				t.Errorf("found %d subscriptions and %d triggers, want %v", len(inf.Subscriptions), len(inf.Triggers), wantDeliveries)
 			}
@@ -141,6 +141,70 @@ func TestEvaluatedValues(t *testing.T) {
 	}
 	if inf.Subscriptions["stripe-events-push"].Ordering {
 		t.Error("stripe-events-push orders messages; Stripe events carry no ordering key")
+	}
+	// BuildSteps is sized and delivered as RefineJobs.
+	steps, stepsSub := inf.Services["devbot-build-steps"], inf.Subscriptions["build-steps-push"]
+	if steps == nil || stepsSub == nil {
+		t.Fatal("no devbot-build-steps service or build-steps-push subscription")
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"FUNCTION_TARGET", steps.Target(), "BuildSteps"},
+		{"HANDLER_TIMEOUT", steps.Env["HANDLER_TIMEOUT"].Value, refine.Env["HANDLER_TIMEOUT"].Value},
+		{"REFINE_LEASE", steps.Env["REFINE_LEASE"].Value, refine.Env["REFINE_LEASE"].Value},
+		{"TOPIC_BUILD_STEPS", steps.Env["TOPIC_BUILD_STEPS"].Value, "build-steps"},
+		{"LLM_API_KEY secret", steps.Env["LLM_API_KEY"].Secret, "devbot-llm-api-key"},
+		{"push endpoint", stepsSub.PushEndpoint, steps.URI},
+		{"dead-letter topic", stepsSub.DeadLetterTopic, "build-steps-dead-letter"},
+		{"OIDC audience", stepsSub.Audience, "devbot:devbot-test:devbot-build-steps"},
+	} {
+		if c.got != c.want {
+			t.Errorf("build steps: %s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if _, ok := steps.Env["ARCHITECT_API_KEY"]; ok {
+		t.Error("BuildSteps mounts ARCHITECT_API_KEY although architect_api_key_secret is false")
+	}
+	if steps.TimeoutSeconds != 540 || stepsSub.AckDeadline != 570 || !stepsSub.Ordering || stepsSub.MaxAttempts != 5 {
+		t.Errorf("build steps: timeout %d, ack deadline %d, ordering %t, attempts %d; want 540, 570, true, 5",
+			steps.TimeoutSeconds, stepsSub.AckDeadline, stepsSub.Ordering, stepsSub.MaxAttempts)
+	}
+}
+
+// TestArchitectKeySecret: with architect_api_key_secret, BuildSteps reads
+// ARCHITECT_API_KEY from its own secret, which Terraform makes and lets
+// BuildSteps (and only it) read; the whole still matches the code.
+func TestArchitectKeySecret(t *testing.T) {
+	t.Parallel()
+	vars := testVars("push")
+	vars["architect_api_key_secret"] = cty.True
+	files := setup(t)
+	m, err := Parse(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := m.Evaluate(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf := Extract(ins)
+	for _, p := range Check(inf, FromCode()) {
+		t.Error(p)
+	}
+	if got := inf.Services["devbot-build-steps"].Env["ARCHITECT_API_KEY"].Secret; got != "devbot-architect-api-key" {
+		t.Errorf("BuildSteps' ARCHITECT_API_KEY comes from secret %q, want devbot-architect-api-key", got)
+	}
+	var made bool
+	var readers []string
+	for _, i := range ins {
+		switch {
+		case i.Type == "google_secret_manager_secret" && i.Text("secret_id") == "devbot-architect-api-key":
+			made = true
+		case i.Type == "google_secret_manager_secret_iam_member" && i.Text("secret_id") == "devbot-architect-api-key":
+			readers = append(readers, i.Text("member"))
+		}
+	}
+	if !made || !slices.Equal(readers, []string{"serviceAccount:devbot-build-steps@devbot-test.iam.gserviceaccount.com"}) {
+		t.Errorf("secret devbot-architect-api-key made: %t, readers %v; want made, read by devbot-build-steps only", made, readers)
 	}
 }
 
@@ -256,7 +320,13 @@ func TestCheckFailsWhenTerraformChanges(t *testing.T) {
 		{"lease too long for the handler timeout", "push", []replace{{file: "variables.tf", old: "concurrency = 8, timeout_seconds = 540", new: "concurrency = 8, timeout_seconds = 60"}},
 			"more than half of HANDLER_TIMEOUT"},
 		{"sweeper leaves the lease to its default", "push", []replace{{file: "locals.tf", old: `env = merge(local.data_env, { REFINE_LEASE = "${var.refine_lease_seconds}s" })`, new: `env = local.data_env`}},
-			"sets no REFINE_LEASE: RefineJobs and the Sweeper must both set it"},
+			"sets no REFINE_LEASE: RefineJobs, BuildSteps and the Sweeper must all set it"},
+		{"build steps leave the lease to its default", "push", []replace{{file: "locals.tf", old: "        TOPIC_BUILD_STEPS = \"build-steps\"\n        REFINE_LEASE      = \"${var.refine_lease_seconds}s\"\n      })\n      # ARCHITECT", new: "        TOPIC_BUILD_STEPS = \"build-steps\"\n      })\n      # ARCHITECT"}},
+			"service devbot-build-steps (BuildSteps) sets no REFINE_LEASE"},
+		{"build steps publish to their own topic without a grant", "push", []replace{{file: "locals.tf", old: `publishes  = ["build-steps"]`, new: `publishes  = []`}},
+			`devbot-build-steps@devbot-test.iam.gserviceaccount.com may not publish to topic "build-steps"`},
+		{"build-steps ordering off", "push", []replace{{file: "locals.tf", old: `"build-steps"      = { ordered = true }`, new: `"build-steps"      = { ordered = false }`}},
+			"build-steps-push: enable_message_ordering=false, but ordering keys are used: true"},
 		{"sweeper and consumer disagree on the lease", "push", []replace{{file: "locals.tf", old: `REFINE_LEASE      = "${var.refine_lease_seconds}s"`, new: `REFINE_LEASE      = "45s"`}},
 			"the sweeper would judge leases by another length"},
 		{"migrate job gone", "push", []replace{{file: "run.tf", old: `args  = ["migrate"]`, new: `args  = ["serve"]`}},

@@ -7,8 +7,8 @@ import (
 )
 
 // leases: REFINE_LEASE is sized with the handler timeout, and every service
-// that reads it (RefineJobs, which takes the lease; the Sweeper, which
-// judges it expired) agrees on it. A delivery that finds a dead instance's
+// that reads it (RefineJobs and BuildSteps, which take leases; the Sweeper,
+// which judges them expired) agrees on it. A delivery that finds a dead instance's
 // lease waits for it, up to lease + lease/3 (functions.RefineLeaseConfig);
 // that wait must leave the resumed work at least half of HANDLER_TIMEOUT,
 // or a crashed job's redelivery runs out of time and its attempts are
@@ -20,9 +20,9 @@ func (c *checker) leases() {
 		s := c.inf.Services[name]
 		e, ok := s.Env["REFINE_LEASE"]
 		if !ok || !e.Known {
-			if t := s.Target(); t == functions.RefineJobsName || t == functions.SweeperName {
-				// Left to its default, it could disagree with the other's.
-				c.addf("service %s (%s) sets no REFINE_LEASE: RefineJobs and the Sweeper must both set it, to the same length", s.Name, t)
+			if t := s.Target(); t == functions.RefineJobsName || t == functions.BuildStepsName || t == functions.SweeperName {
+				// Left to its default, it could disagree with the others'.
+				c.addf("service %s (%s) sets no REFINE_LEASE: RefineJobs, BuildSteps and the Sweeper must all set it, to the same length", s.Name, t)
 			}
 			continue
 		}

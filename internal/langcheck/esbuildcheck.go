@@ -1,0 +1,83 @@
+package langcheck
+
+import (
+	"path"
+	"strings"
+
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// esbuildMaxDepth bounds bracket nesting given to esbuild, whose recursive
+// descent grows slow with depth (and its CSS nesting quadratic in memory).
+const esbuildMaxDepth = 1000
+
+// cssProblemIDs are the esbuild warning kinds that mean CSS does not parse
+// as written: CSS parsers recover from anything, so esbuild reports these
+// as warnings, but a browser drops the rule or declaration concerned.
+var cssProblemIDs = map[string]bool{
+	"css-syntax-error":  true, // unbalanced braces, a missing ':', an unterminated string...
+	"js-comment-in-css": true, // "//" is no comment in CSS: the next rule is lost
+}
+
+// checkESBuild parses JavaScript, TypeScript (with JSX for .jsx/.tsx) and
+// CSS with esbuild's Transform API, picking the loader by extension.
+func checkESBuild(p string, content []byte) []Problem {
+	if off := deepNesting(content, esbuildMaxDepth); off >= 0 {
+		return tooDeep(content, off, esbuildMaxDepth)
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".jsx":
+		return esbuildProblems(string(content), api.LoaderJSX, 1, 1)
+	case ".ts", ".mts", ".cts":
+		return esbuildProblems(string(content), api.LoaderTS, 1, 1)
+	case ".tsx":
+		return esbuildProblems(string(content), api.LoaderTSX, 1, 1)
+	case ".css":
+		return esbuildProblems(string(content), api.LoaderCSS, 1, 1)
+	}
+	return checkJS(string(content), 1, 1)
+}
+
+// checkJS parses plain JavaScript; many projects write JSX in .js files,
+// so when JSX syntax is what fails, the file is parsed again as JSX.
+func checkJS(src string, line, col int) []Problem {
+	ps := esbuildProblems(src, api.LoaderJS, line, col)
+	for _, p := range ps {
+		if strings.Contains(p.Message, "JSX") {
+			return esbuildProblems(src, api.LoaderJSX, line, col)
+		}
+	}
+	return ps
+}
+
+// esbuildProblems runs esbuild on src, which starts at line and column
+// (1-based) of the checked file, and returns its errors (and, for CSS, the
+// warnings that mean a syntax error) placed in the file.
+func esbuildProblems(src string, loader api.Loader, line, col int) []Problem {
+	r := api.Transform(src, api.TransformOptions{
+		Loader:   loader,
+		LogLevel: api.LogLevelSilent,
+		Target:   api.ESNext,
+	})
+	msgs := r.Errors
+	if loader == api.LoaderCSS {
+		for _, w := range r.Warnings {
+			if cssProblemIDs[w.ID] {
+				msgs = append(msgs, w)
+			}
+		}
+	}
+	var ps []Problem
+	for _, m := range msgs {
+		p := Problem{Message: m.Text}
+		if l := m.Location; l != nil {
+			p.Line = line + l.Line - 1
+			p.Column = l.Column + 1
+			if l.Line == 1 {
+				p.Column += col - 1
+			}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
