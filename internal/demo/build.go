@@ -4,10 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"io"
 	"regexp"
 	"slices"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devbot-hq/devbot/internal/devstack"
+	"github.com/devbot-hq/devbot/internal/langcheck"
 	"github.com/devbot-hq/devbot/internal/scriptedmodel"
 	"github.com/devbot-hq/devbot/internal/textfile"
 )
@@ -226,47 +224,70 @@ func (r *runner) until(ctx context.Context, after int, timeout time.Duration, do
 	}
 }
 
-// staticProblems checks files as the build's static checks do, one line
-// per problem: a Go file parses (go/parser), a JSON file is valid JSON,
-// and every file is text (UTF-8, no NUL bytes).
+// staticProblems checks files with the build's static checks
+// (langcheck.CheckAll: each file parses for its language), and that every
+// file, including those no checker reads (go.mod), is text: one line per
+// problem.
 func staticProblems(files map[string][]byte) []string {
 	var out []string
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
+	for _, p := range langcheck.CheckAll(files) {
+		out = append(out, p.String())
+	}
+	var names []string
+	for n, data := range files {
+		if !textfile.Is(data) {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
-	for _, name := range names {
-		data := files[name]
-		if !textfile.Is(data) {
-			out = append(out, name+": not a text file")
-			continue
-		}
-		switch {
-		case strings.HasSuffix(name, ".go"):
-			if _, err := parser.ParseFile(token.NewFileSet(), name, data, parser.AllErrors); err != nil {
-				out = append(out, err.Error())
-			}
-		case strings.HasSuffix(name, ".json"):
-			if !json.Valid(data) {
-				out = append(out, name+": not valid JSON")
-			}
-		}
+	for _, n := range names {
+		out = append(out, n+": not a text file (UTF-8, no NUL bytes)")
 	}
 	return out
 }
 
-// checksSummary says what the static checks covered.
+// checksSummary says what the static checks covered: "5 Go, 1 Markdown
+// parse; go.mod is text".
 func checksSummary(files map[string][]byte) string {
-	goFiles, other := 0, 0
+	byLang := map[string]int{}
+	var langs, unchecked []string
 	for n := range files {
-		if strings.HasSuffix(n, ".go") {
-			goFiles++
-		} else {
-			other++
+		l := langcheck.Language(n)
+		if l == "" {
+			unchecked = append(unchecked, n)
+			continue
 		}
+		if byLang[l] == 0 {
+			langs = append(langs, l)
+		}
+		byLang[l]++
 	}
-	return fmt.Sprintf("%s parse; %s are text", plural(goFiles, "Go file"), plural(other, "other file"))
+	slices.Sort(langs)
+	slices.Sort(unchecked)
+	var parts []string
+	for _, l := range langs {
+		parts = append(parts, fmt.Sprintf("%d %s", byLang[l], langName(l)))
+	}
+	s := strings.Join(parts, ", ") + " parse"
+	switch len(unchecked) {
+	case 0:
+	case 1:
+		s += "; " + unchecked[0] + ", which no checker reads, is text"
+	default:
+		s += "; " + strings.Join(unchecked, ", ") + ", which no checker reads, are text"
+	}
+	return s
+}
+
+// langName is a langcheck language as people write it.
+func langName(l string) string {
+	switch l {
+	case "go":
+		return "Go"
+	case "json", "jsonc", "yaml", "toml", "html", "css":
+		return strings.ToUpper(l)
+	}
+	return strings.ToUpper(l[:1]) + l[1:]
 }
 
 func plural(n int, what string) string {

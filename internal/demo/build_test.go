@@ -23,7 +23,11 @@ func TestStaticProblems(t *testing.T) {
 	}
 	bad := map[string][]byte{"main.go": []byte("package main\n\nfunc main() {\n"), "a.json": []byte(`{"a":`), "bin.md": {0, 1, 2}}
 	ps := staticProblems(bad)
-	if len(ps) != 3 || !strings.HasPrefix(ps[0], "a.json") || !strings.HasPrefix(ps[1], "bin.md") || !strings.HasPrefix(ps[2], "main.go:") {
+	all := strings.Join(ps, "\n")
+	if !strings.HasPrefix(ps[0], "a.json:1:") || !strings.Contains(all, "\nmain.go:3:") || ps[len(ps)-1] != "bin.md: not a text file (UTF-8, no NUL bytes)" {
 		t.Errorf("problems: %q", ps)
+	}
+	if got := checksSummary(map[string][]byte{"a.go": nil, "b.go": nil, "README.md": nil, "go.mod": nil}); got != "2 Go, 1 Markdown parse; go.mod, which no checker reads, is text" {
+		t.Errorf("checksSummary = %q", got)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/format"
-	"go/parser"
-	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +20,7 @@ import (
 	"github.com/devbot-hq/devbot/internal/build"
 	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/editor"
+	"github.com/devbot-hq/devbot/internal/langcheck"
 	"github.com/devbot-hq/devbot/internal/llm"
 )
 
@@ -215,9 +214,9 @@ func projectMap(tree editblock.MapTree) string {
 // The whole script, played as the build plays it, through the real
 // architect and editor on the real client: the editor's change of each
 // task applied to the project, reviewed, task 2 rejected once and fixed,
-// then the README. The project is the spec's files and README.md, every Go
-// file parses and is gofmt'ed, and (with a go command) vets and passes its
-// own tests.
+// then the README. The project is the spec's files and README.md, every
+// file passes the static checks (langcheck), the Go files are gofmt'ed, and
+// (with a go command) the app vets and passes its own tests.
 func TestWholeScript(t *testing.T) {
 	t.Parallel()
 	c := client(t)
@@ -296,12 +295,16 @@ func TestWholeScript(t *testing.T) {
 	if !slices.Equal(paths, want) {
 		t.Errorf("the project holds %v, want the spec's files and README.md: %v", paths, want)
 	}
+	// The build's static checks: every file parses for its language.
+	if ps := langcheck.CheckAll(tree); len(ps) > 0 {
+		t.Errorf("the static checks report %v", ps)
+	}
 	for _, p := range paths {
+		if langcheck.Language(p) == "" && p != "go.mod" {
+			t.Errorf("%s is a file no static check reads", p)
+		}
 		if !strings.HasSuffix(p, ".go") {
 			continue
-		}
-		if _, err := parser.ParseFile(token.NewFileSet(), p, tree[p], parser.AllErrors); err != nil {
-			t.Errorf("%s does not parse: %v", p, err)
 		}
 		if f, err := format.Source(tree[p]); err != nil || string(f) != string(tree[p]) {
 			t.Errorf("%s is not gofmt'ed:\n%s", p, tree[p])
