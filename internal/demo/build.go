@@ -134,7 +134,7 @@ func (r *runner) buildSteps() []step {
 			if problems := staticProblems(files); len(problems) > 0 {
 				return fmt.Errorf("files of the zip do not pass the static checks:\n%s", strings.Join(problems, "\n"))
 			}
-			r.show("  %s holds %s: the spec's files and README.md; every file passes the static checks (%s)",
+			r.show("  %s holds %s: the spec's files and README.md; every file passes the static checks (langcheck: %s)",
 				b.zipName, strings.Join(names, ", "), checksSummary(files))
 			return nil
 		}},

@@ -191,7 +191,7 @@ func checkDemoTranscript(t *testing.T, out string) {
 		"user: keep them in memory", "1. Server skeleton (go.mod, main.go)", "[Start] [Change] [Cancel]", "user: [taps Start]",
 		"(an earlier message, edited in place)", "review asked: store.go", "fixing (round 2)", "[document todo-api.zip, ",
 		"✅ todo-api is built: 7 files, 3 tasks", "todo-api.zip holds README.md, go.mod, handlers.go, handlers_test.go, main.go, store.go, store_test.go",
-		"every file passes the static checks (5 Go files parse", "recorded: build ", " done; ", "0 still held",
+		"every file passes the static checks (langcheck: 5 Go, 1 Markdown parse; go.mod, which no checker reads, is text)", "recorded: build ", " done; ", "0 still held",
 		"task 2, In-memory todo store: approved in 2 rounds", "the review rejected round 1: \"store.go, Store.Add"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the transcript lacks %q", want)
