@@ -41,15 +41,14 @@ func (r *runner) buildSteps() []step {
 	b := &buildPlay{}
 	return []step{
 		{"/build", func(ctx context.Context) error {
-			_, err := r.exchange(ctx, buildRequest, 2, scriptedmodel.Question)
+			_, err := r.exchangeAny(ctx, buildRequest, 2, scriptedmodel.Question)
 			return err
 		}},
 		{"the answer and the spec", func(ctx context.Context) error {
-			replies, err := r.exchange(ctx, buildAnswer, 2, "Estimated")
+			spec, err := r.exchangeAny(ctx, buildAnswer, 2, "Estimated")
 			if err != nil {
 				return err
 			}
-			spec := replies[len(replies)-1]
 			var texts []string
 			for _, btn := range devstack.Buttons(spec.ReplyMarkup) {
 				texts = append(texts, btn.Text)
@@ -174,6 +173,36 @@ func (r *runner) buildSteps() []step {
 			return nil
 		}},
 	}
+}
+
+// exchangeAny sends text and waits for n replies, one of them containing
+// want, and returns that one. The bot's own reply and the build's (sent by
+// another consumer) may come in either order.
+func (r *runner) exchangeAny(ctx context.Context, text string, n int, want string) (devstack.Sent, error) {
+	r.show("user: %s", text)
+	after, err := r.c.LastSeq(ctx)
+	if err != nil {
+		return devstack.Sent{}, err
+	}
+	if _, err := r.c.SendText(ctx, r.u, text); err != nil {
+		return devstack.Sent{}, err
+	}
+	replies, err := r.c.WaitReplies(ctx, r.u.ID, after, n, r.timeout)
+	if err != nil {
+		return devstack.Sent{}, err
+	}
+	for _, m := range replies {
+		r.show("%s", devstack.FormatReply(m))
+	}
+	if len(replies) < n {
+		return devstack.Sent{}, fmt.Errorf("%d of %d replies within %s", len(replies), n, r.timeout)
+	}
+	for _, m := range replies {
+		if strings.Contains(m.Text, want) {
+			return m, nil
+		}
+	}
+	return devstack.Sent{}, fmt.Errorf("no reply says %q", want)
 }
 
 // specTask is a task line of the spec's message: "2. Title (a.go, b.go)".
