@@ -36,10 +36,13 @@ type buildPlay struct {
 	zip     []byte
 }
 
-// buildSteps are the steps of the build.
+// buildSteps are the steps of the build. A step that fails says where the
+// database has the build, which tells a step that never ran (its message
+// failed: the stack's log says why) from one that ran and said something
+// else.
 func (r *runner) buildSteps() []step {
 	b := &buildPlay{}
-	return []step{
+	steps := []step{
 		{"/build", func(ctx context.Context) error {
 			_, err := r.exchangeAny(ctx, buildRequest, 2, scriptedmodel.Question)
 			return err
@@ -173,6 +176,36 @@ func (r *runner) buildSteps() []step {
 			return nil
 		}},
 	}
+	for i := range steps {
+		run := steps[i].run
+		steps[i].run = func(ctx context.Context) error {
+			err := run(ctx)
+			if err == nil {
+				return nil
+			}
+			where := ""
+			if st, serr := r.c.State(ctx, r.u.ID); serr == nil && st.Build != nil {
+				where = "the build is recorded as " + st.Build.State
+				if len(st.Build.Tasks) > 0 {
+					where += fmt.Sprintf(", %d of %d tasks approved", doneTasks(st.Build), len(st.Build.Tasks))
+				}
+				where += "; "
+			}
+			return fmt.Errorf("%w (%sLOG_LEVEL=warn shows what the stack logged)", err, where)
+		}
+	}
+	return steps
+}
+
+// doneTasks counts a build's approved tasks.
+func doneTasks(b *devstack.BuildRow) int {
+	n := 0
+	for _, t := range b.Tasks {
+		if t.State == "approved" {
+			n++
+		}
+	}
+	return n
 }
 
 // exchangeAny sends text and waits for n replies, one of them containing
