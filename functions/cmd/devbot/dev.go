@@ -30,8 +30,9 @@ here, or sent for real when TELEGRAM_BOT_TOKEN is set). The model is the one
 LLM_API_KEY and the rest configure (without a key, only direct edits work),
 or with --model=scripted (or DEV_MODEL=scripted) a built-in scripted model:
 no network, canned answers that play the demo build (/build), whatever is
-configured. Try it with devbot say, or run devbot demo. Ctrl-C (or closing the terminal) stops everything;
-after a kill -9 the next start cleans up what was left running.`,
+configured. Try it with devbot say, or run devbot demo. Ctrl-C (or closing
+the terminal) stops everything; after a kill -9 the next start cleans up
+what was left running.`,
 		run: dev,
 	})
 }
