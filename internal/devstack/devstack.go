@@ -290,6 +290,9 @@ func (s *Stack) environment(ctx context.Context, opts Options) (func(string) (st
 			forced[k] = v
 		}
 		notes = append(notes, ModelNote)
+		// Its calls cost nothing, so a task costs the base price: a small
+		// estimate lets a new user's free credits start the build.
+		dev["BUILD_TASK_CREDITS"] = "4"
 	} else if set("LLM_API_KEY") || set("OPENROUTER_API_KEY") || set("GOOGLE_API_KEY") {
 		model, ok := opts.Lookup("LLM_MODEL")
 		if !ok || model == "" {

@@ -52,8 +52,9 @@ func TestStackRunsTheDemo(t *testing.T) {
 				}
 			}
 			if c := s.Config; c.LLMBaseURL != s.URL+"/_dev/model/v1" || c.ArchitectBaseURL != c.LLMBaseURL ||
-				c.LLMAPIKey != devstack.ScriptedKey || c.ArchitectModel != scriptedmodel.ModelName {
-				t.Errorf("the model settings are not the scripted model's: %s %s %s %s", c.LLMBaseURL, c.ArchitectBaseURL, c.LLMAPIKey, c.ArchitectModel)
+				c.LLMAPIKey != devstack.ScriptedKey || c.ArchitectModel != scriptedmodel.ModelName || c.BuildTaskCredits != 4 {
+				t.Errorf("the model settings are not the scripted model's: %s %s %s %s, a task estimated at %d credits",
+					c.LLMBaseURL, c.ArchitectBaseURL, c.LLMAPIKey, c.ArchitectModel, c.BuildTaskCredits)
 			}
 			var transcript bytes.Buffer
 			c := devstack.NewClient(s.URL, s.WebhookSecret)
