@@ -143,3 +143,21 @@ func TestBuildSpecChangeAndCancel(t *testing.T) {
 	}
 	w.want(w.post(w.tap(fmt.Sprintf("bstart:%d", id)), 1), "Not now: this build has ended")
 }
+
+// A long first message in a new project describes what to build: it starts
+// a build as /build does; in a project with files it is a change request.
+func TestLongFirstMessageStartsABuild(t *testing.T) {
+	t.Parallel()
+	model := llmtest.New(t, llmtest.Response{Text: jsonText(map[string]any{"questions": []string{"Which database?"}})})
+	w := newTGWorldOf(t, "local", model.URL, nil, nil, true)
+	w.want(w.post(w.msg("/start"), 1), "20 free credits")
+	w.want(w.post(w.msg("/new shop"), 1), "Project shop created")
+	w.want(w.post(w.msg("a small web shop in Go with a product list, a cart and a checkout page"), 2),
+		"Let me think about it in shop", "Which database?")
+	var builds int
+	var jobs int
+	w.scan(`SELECT (SELECT count(*) FROM builds), (SELECT count(*) FROM refine_jobs)`, &builds, &jobs)
+	if builds != 1 || jobs != 0 {
+		t.Errorf("%d builds and %d jobs, want the message to start 1 build", builds, jobs)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/devbot-hq/devbot/internal/build"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/editor"
+	"github.com/devbot-hq/devbot/internal/langcheck"
 	"github.com/devbot-hq/devbot/internal/llm"
 )
 
@@ -49,8 +50,19 @@ func (d *Deps) BuildRunner(ctx context.Context) (*build.Runner, error) {
 			RoundCredits: c.MaxRefineCredits, MaxRounds: c.BuildMaxRounds, Lease: lease.Lease, ContextTokens: c.ProjectContextTokens,
 			MaxFileBytes: c.MaxFileBytes, Limits: db.ProjectLimits{MaxFiles: c.MaxProjectFiles, MaxBytes: c.MaxProjectBytes}},
 		DB: pool, Files: files, Planner: &build.Architect{Model: architect}, Editor: BuildEditor{d.Editor()},
-		Telegram: d.Telegram(), Publisher: pub, Keys: keys, Logger: d.Logger,
+		Telegram: d.Telegram(), Publisher: pub, Keys: keys, Logger: d.Logger, Check: checkFiles,
 	}, nil
+}
+
+// checkFiles is the builds' static checks: every changed file parses for
+// its language (internal/langcheck), one line per problem.
+func checkFiles(files map[string][]byte) []string {
+	ps := langcheck.CheckAll(files)
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // BuildEditor adapts editor.Editor to the build's Editor.

@@ -73,6 +73,21 @@ func (b *Bot) buildCmd(ctx context.Context, tx pgx.Tx, u db.User, req Request, _
 	return pl, nil
 }
 
+// describeWords is how many words a first message in an empty project
+// needs to be taken as the description of a build.
+const describeWords = 8
+
+// describesAnApp reports whether a plain message starts a build: builds
+// are set up, the project has no files yet, and the message is long enough
+// to describe an app (not edit blocks).
+func (b *Bot) describesAnApp(ctx context.Context, q db.Querier, p db.Project, text string) bool {
+	if b.Builds == nil || b.IsDirect(text) || len(strings.Fields(text)) < describeWords {
+		return false
+	}
+	fs, err := db.ListFiles(ctx, q, p.ID)
+	return err == nil && len(fs) == 0
+}
+
 var nameWord = regexp.MustCompile(`[\p{L}\p{N}]+`)
 
 // buildProject is the project a build goes into: the selected one when it

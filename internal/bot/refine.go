@@ -86,6 +86,11 @@ func (b *Bot) plainText(ctx context.Context, tx pgx.Tx, u db.User, req Request) 
 		return Plan{}, err
 	}
 	if u.OpenPath == nil {
+		if b.describesAnApp(ctx, tx, p, req.Args) {
+			// A long first message in an empty project describes what to
+			// build: it starts a build, as /build does.
+			return b.buildCmd(ctx, tx, u, req, prepared{})
+		}
 		return b.startProjectJob(ctx, tx, u, req, p, "", req.Args, nil)
 	}
 	return b.startJob(ctx, tx, u, req, p, *u.OpenPath, req.Args)

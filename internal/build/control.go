@@ -74,7 +74,13 @@ func Words(ctx context.Context, q db.Querier, b *db.Build, text string) (int64, 
 	default:
 		return 0, notNow("the build is not waiting for words")
 	}
-	return advance(ctx, q, b)
+	seq, err := advance(ctx, q, b)
+	if err != nil || b.State != db.BuildRunning {
+		return seq, err
+	}
+	// The changed task runs again: the progress message says so, as after
+	// Retry, instead of "did not pass" until its round ends.
+	return seq, queueProgress(ctx, q, *b)
 }
 
 // advance saves b at its next step.

@@ -152,6 +152,11 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	}
 	wctx, stop := r.heartbeat(ctx, b)
 	err = r.step(wctx, b)
+	if err != nil && errors.Is(context.Cause(wctx), db.ErrLeaseLost) {
+		// The step was fenced out while it ran (cancelled, or its lease
+		// taken): what it did is dropped, and so is the error it ended on.
+		err = fault.AsPermanent(fmt.Errorf("build %d step %d: %w (%v)", b.ID, b.StepSeq, db.ErrLeaseLost, err))
+	}
 	stop()
 	if err != nil {
 		if lerr := db.ReleaseBuildLease(context.WithoutCancel(ctx), r.DB.Pool, b.ID, b.Attempts); lerr != nil {
@@ -167,8 +172,10 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	return r.followUp(ctx, b.ID)
 }
 
-// GiveUp is called on a step message's last delivery: the build pauses
-// (not fails: what it built is kept, and Resume tries again).
+// GiveUp is called on a step message's last delivery: a running build
+// pauses (not fails: what it built is kept, and Resume tries again); a
+// revision gives way to the spec as it was; a build still being planned,
+// which has nothing to resume, fails without a charge.
 func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) error {
 	sm, err := parseStep(m.Data)
 	if err != nil {
@@ -182,14 +189,34 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 		if err != nil || b.StepSeq != sm.Seq || !b.Stepping() {
 			return err
 		}
-		reason := "trouble"
-		b.State, b.PauseReason = db.BuildPaused, &reason
 		b.StepSeq++
+		switch b.State {
+		case db.BuildRunning:
+			reason := "trouble"
+			b.State, b.PauseReason = db.BuildPaused, &reason
+			if err := db.SaveBuild(ctx, tx, b); err != nil {
+				return err
+			}
+			if err := queueProgress(ctx, tx, b); err != nil {
+				return err
+			}
+			return r.notify(ctx, tx, b, reply.Reply{HTML: "⏸ The build paused: a service it depends on kept failing. " +
+				"Nothing is lost; tap Resume to go on, or Cancel.", Buttons: controlButtons(b.ID, db.BuildPaused)})
+		case db.BuildRevising:
+			b.State = db.BuildProposed
+			if err := db.SaveBuild(ctx, tx, b); err != nil {
+				return err
+			}
+			return r.notify(ctx, tx, b, reply.Reply{HTML: "I could not change the spec: a service it depends on kept failing. " +
+				"The spec stands as it was; Start it, or try Change again in a while.", Buttons: controlButtons(b.ID, db.BuildProposed)})
+		}
+		now := time.Now()
+		msg := "I could not plan this build: a service it depends on kept failing. Nothing was charged; try /build again in a while."
+		b.State, b.Error, b.FinishedAt = db.BuildFailed, &msg, &now
 		if err := db.SaveBuild(ctx, tx, b); err != nil {
 			return err
 		}
-		return r.notify(ctx, tx, b, reply.Reply{HTML: "⏸ The build paused: a service it depends on kept failing. " +
-			"Nothing is lost; tap Resume to go on, or Cancel.", Buttons: controlButtons(b.ID, db.BuildPaused)})
+		return r.notify(ctx, tx, b, reply.Text("❌ %s", msg))
 	})
 	if err != nil {
 		return err
@@ -213,8 +240,9 @@ func (r *Runner) followUp(ctx context.Context, id int64) error {
 	return nil
 }
 
-// heartbeat renews the lease while a step runs; a lost lease cancels the
-// step's context.
+// heartbeat renews the lease while a step runs; a lost lease, or a build
+// that moved past the step (a Cancel), cancels the step's context with
+// db.ErrLeaseLost.
 func (r *Runner) heartbeat(ctx context.Context, b db.Build) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	if r.Config.Lease <= 0 {
@@ -232,6 +260,9 @@ func (r *Runner) heartbeat(ctx context.Context, b db.Build) (context.Context, fu
 				return
 			case <-t.C:
 				ok, err := db.RenewBuildLease(ctx, r.DB.Pool, b.ID, b.Attempts)
+				if err == nil && ok {
+					ok = !errors.Is(r.fenced(ctx, b), db.ErrLeaseLost)
+				}
 				if err == nil && !ok {
 					cancel(db.ErrLeaseLost)
 					return
@@ -240,6 +271,21 @@ func (r *Runner) heartbeat(ctx context.Context, b db.Build) (context.Context, fu
 		}
 	}()
 	return ctx, func() { close(done); cancel(nil) }
+}
+
+// fenced returns a permanent db.ErrLeaseLost when the build moved past b's
+// step or another delivery took its lease (a control cancelled the build,
+// or the lease ran out): the step's commit would be refused, so it makes no
+// more model calls.
+func (r *Runner) fenced(ctx context.Context, b db.Build) error {
+	cur, err := db.GetBuild(ctx, r.DB.Pool, b.ID)
+	if err != nil {
+		return err
+	}
+	if cur.StepSeq != b.StepSeq || cur.Attempts != b.Attempts || cur.ClaimedAt == nil {
+		return fault.AsPermanent(fmt.Errorf("build %d step %d: %w", b.ID, b.StepSeq, db.ErrLeaseLost))
+	}
+	return nil
 }
 
 // commit runs fn on the build locked at b's step, fenced by b's lease, and

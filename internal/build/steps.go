@@ -168,6 +168,9 @@ func (r *Runner) modelTrouble(ctx context.Context, b db.Build, u Usage, err erro
 		switch cur.State {
 		case db.BuildRunning:
 			cur.State, cur.PauseReason = db.BuildPaused, &reason
+			if err := queueProgress(ctx, tx, *cur); err != nil {
+				return err
+			}
 		case db.BuildRevising:
 			cur.State = db.BuildProposed // the spec stands as it was
 		default:
@@ -178,6 +181,10 @@ func (r *Runner) modelTrouble(ctx context.Context, b db.Build, u Usage, err erro
 			return r.notify(ctx, tx, *cur, reply.Text("❌ %s", msg))
 		}
 		cur.StepSeq++
+		if cur.State == db.BuildProposed {
+			return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("I could not change the spec: %s. "+
+				"The spec stands as it was; Start it, or try Change again.", why), Buttons: controlButtons(b.ID, cur.State)})
+		}
 		return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("⏸ The build paused: %s. Tap Resume to try again.", why),
 			Buttons: controlButtons(b.ID, cur.State)})
 	})
@@ -246,6 +253,11 @@ func (r *Runner) round(ctx context.Context, b db.Build, tasks []db.BuildTask, ke
 		}
 		rd.Checks = problemsText(checks)
 		if len(checks) == 0 {
+			// A Cancel while the editor worked fences the step out: its
+			// change is dropped at commit, so it is not reviewed either.
+			if err := r.fenced(ctx, b); err != nil {
+				return err
+			}
 			v, ru, err := r.Planner.Review(ctx, spec, t.N-1, out.ChangeSet.Diff, "", key)
 			use = use.plus(ru)
 			if err != nil {
@@ -297,8 +309,11 @@ func (r *Runner) round(ctx context.Context, b db.Build, tasks []db.BuildTask, ke
 			if err := r.chargeTask(ctx, tx, cur, &t); err != nil {
 				return err
 			}
-			if cur.State == db.BuildRunning {
-				cur.State = db.BuildBlocked
+			// A Pause tapped during the round gives way: the build waits
+			// for the user's choice either way, and Resume would run the
+			// failed task past its rounds.
+			if cur.State == db.BuildRunning || cur.State == db.BuildPaused {
+				cur.State, cur.PauseReason = db.BuildBlocked, nil
 			}
 		default:
 			fb := feedback(rd)
@@ -315,8 +330,8 @@ func (r *Runner) round(ctx context.Context, b db.Build, tasks []db.BuildTask, ke
 			return err
 		}
 		if cur.State == db.BuildBlocked {
-			return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("Task %d (%s) did not pass after %d rounds: %s\nWhat now?",
-				t.N, task.Title, t.Round, lastProblem(t)), Buttons: blockedButtons(b.ID)})
+			return r.notify(ctx, tx, *cur, reply.Reply{HTML: reply.HTMLf("Task %d (%s) did not pass after %s: %s\nWhat now?",
+				t.N, task.Title, count(t.Round, "round"), lastProblem(t)), Buttons: blockedButtons(b.ID)})
 		}
 		return nil
 	})
@@ -369,6 +384,9 @@ func (r *Runner) outOfCredits(ctx context.Context, b db.Build) error {
 		reason := "credits"
 		cur.State, cur.PauseReason = db.BuildPaused, &reason
 		cur.StepSeq++
+		if err := queueProgress(ctx, tx, *cur); err != nil {
+			return err
+		}
 		rep := reply.Reply{HTML: reply.HTMLf("⏸ The build paused: the next task may need up to %d credits and you have fewer left. "+
 			"Buy more, then tap Resume: it goes on where it stopped.", r.Config.RoundCredits)}
 		rep.Buttons = [][]reply.Button{{{Text: "Buy credits", Data: "buy:0"}, {Text: "Resume", Data: fmt.Sprintf("bresume:%d", b.ID)}},
