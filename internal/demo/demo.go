@@ -1,6 +1,9 @@
 // Package demo plays a scripted conversation against a running devbot stack,
 // through the real webhook endpoint, and checks each step: the bot's replies
-// and what the database recorded. It is what `devbot demo` runs, and what CI
+// and what the database recorded. It ends with a whole /build on the
+// stack's scripted model (internal/scriptedmodel): the question and its
+// answer, the spec, Start, the progress edited in place, the zip, whose
+// files it checks. It is what `devbot demo` runs, and what CI
 // runs to prove the whole pipeline end to end.
 package demo
 
@@ -50,14 +53,28 @@ type StepError struct {
 func (e *StepError) Error() string { return fmt.Sprintf("step %q failed: %v", e.Step, e.Err) }
 func (e *StepError) Unwrap() error { return e.Err }
 
-// Run plays the conversation as user and writes a transcript to out.
+// step is one checked step of the conversation.
+type step struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// Run plays the conversation as user and writes a transcript to out. Its
+// last steps play a whole /build, which needs the stack's scripted model
+// (devstack.ModelScripted): on a stack with another model Run refuses
+// before the first step.
 func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Writer) error {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Model != devstack.ModelScripted {
+		return fmt.Errorf("the demo's build needs the scripted model, and the stack at %s uses the %s one "+
+			"(start it with devbot dev --model=scripted, or run devbot demo --fresh)", c.URL, info.Model)
+	}
 	r := &runner{c: c, u: user, out: out, timeout: 30 * time.Second}
 	var jobID string
-	steps := []struct {
-		name string
-		run  func(ctx context.Context) error
-	}{
+	steps := []step{
 		{"/start", func(ctx context.Context) error {
 			_, err := r.exchange(ctx, "/start", 1, "credits")
 			return err
@@ -204,6 +221,7 @@ func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Wri
 			return err
 		}},
 	}
+	steps = append(steps, r.buildSteps()...)
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
 			return &StepError{Step: s.name, Err: err}

@@ -246,6 +246,17 @@ func (c *Client) State(ctx context.Context, telegramID int64) (UserState, error)
 	return st, err
 }
 
+// Info reads how the stack is set up (/_dev/info). A stack too old to
+// tell reports the configured model.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var in Info
+	err := c.do(ctx, http.MethodGet, "/_dev/info", nil, &in)
+	if err != nil && strings.Contains(err.Error(), "404") {
+		return Info{Model: ModelConfigured}, nil
+	}
+	return in, err
+}
+
 // Ping reports whether a stack answers at the client's URL.
 func (c *Client) Ping(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/_dev/ping", nil, nil)

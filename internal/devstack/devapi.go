@@ -2,12 +2,14 @@ package devstack
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/fault"
 )
 
 // Sent is one message or document the bot sent, as /_dev/sent reports it.
@@ -29,6 +31,11 @@ type Sent struct {
 func (s *Stack) devRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_dev/ping", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
+	})
+	// How the stack is set up: the demo plays its build only on the
+	// scripted model.
+	mux.HandleFunc("GET /_dev/info", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, Info{Model: s.Model, LLMModel: s.Config.LLMModel})
 	})
 	// The replies sent so far, from seq "after" on.
 	mux.HandleFunc("GET /_dev/sent", func(w http.ResponseWriter, r *http.Request) {
@@ -114,12 +121,46 @@ func (s *Stack) outbox(after int) []Sent {
 	return out
 }
 
+// Info is what /_dev/info reports.
+type Info struct {
+	// Model is ModelScripted or ModelConfigured (which may be none).
+	Model string `json:"model"`
+	// LLMModel is the editor model's name (LLM_MODEL).
+	LLMModel string `json:"llm_model"`
+}
+
 // UserState is what /_dev/state reports.
 type UserState struct {
 	Balance int64       `json:"balance"`
 	Held    int64       `json:"held"`
 	Ledger  []LedgerRow `json:"ledger"`
 	Jobs    []JobRow    `json:"jobs"`
+	// Build is the user's newest build, if any.
+	Build *BuildRow `json:"build,omitempty"`
+}
+
+// BuildRow is a build as the database recorded it.
+type BuildRow struct {
+	ID               int64     `json:"id"`
+	State            string    `json:"state"`
+	Title            string    `json:"title"` // the spec's
+	EstimateCredits  int64     `json:"estimate_credits"`
+	ChargedCredits   int64     `json:"charged_credits"`
+	Held             int64     `json:"held"` // what is left of its hold
+	PromptTokens     int64     `json:"prompt_tokens"`
+	CompletionTokens int64     `json:"completion_tokens"`
+	Tasks            []TaskRow `json:"tasks"`
+}
+
+// TaskRow is one task of a build: its state, its rounds, what it was
+// charged, and the reasons the review gave when it rejected a round.
+type TaskRow struct {
+	N              int      `json:"n"`
+	Title          string   `json:"title"`
+	State          string   `json:"state"`
+	Rounds         int      `json:"rounds"`
+	ChargedCredits int64    `json:"charged_credits"`
+	Rejections     []string `json:"rejections,omitempty"`
 }
 
 // LedgerRow is one ledger entry.
@@ -200,7 +241,50 @@ func (s *Stack) userState(r *http.Request, telegramID int64) (UserState, error) 
 		}
 		st.Jobs = append(st.Jobs, row)
 	}
+	if st.Build, err = s.buildState(r, u.ID); err != nil {
+		return UserState{}, err
+	}
 	return st, nil
+}
+
+// buildState is the user's newest build, nil when there is none.
+func (s *Stack) buildState(r *http.Request, userID int64) (*BuildRow, error) {
+	ctx := r.Context()
+	b, err := db.LatestBuild(ctx, s.DB.Pool, userID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var spec struct {
+		Title string `json:"title"`
+	}
+	_ = json.Unmarshal(b.Spec, &spec)
+	held, err := db.BuildHeld(ctx, s.DB.Pool, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	row := &BuildRow{ID: b.ID, State: b.State, Title: spec.Title, EstimateCredits: b.EstimateCredits, ChargedCredits: b.ChargedCredits,
+		Held: held, PromptTokens: b.PromptTokens, CompletionTokens: b.CompletionTokens, Tasks: []TaskRow{}}
+	tasks, err := db.BuildTasks(ctx, s.DB.Pool, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		var task struct {
+			Title string `json:"title"`
+		}
+		_ = json.Unmarshal(t.Task, &task)
+		tr := TaskRow{N: t.N, Title: task.Title, State: t.State, Rounds: t.Round, ChargedCredits: t.ChargedCredits}
+		for _, rd := range t.Rounds {
+			if !rd.Approved && len(rd.Reasons) > 0 {
+				tr.Rejections = append(tr.Rejections, rd.Reasons...)
+			}
+		}
+		row.Tasks = append(row.Tasks, tr)
+	}
+	return row, nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

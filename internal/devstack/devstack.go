@@ -5,7 +5,10 @@
 // PostgreSQL (DATABASE_URL, or a local cluster kept in the data directory,
 // or a throwaway one), and Telegram (a fake Bot
 // API on the same port that prints every reply to the console, or the real
-// one when a token is configured).
+// one when a token is configured). The model is the configured one, or
+// with Options.Model = ModelScripted the built-in scripted model
+// (internal/scriptedmodel), served on the same port: it plays the demo
+// build with canned answers, no network and no key.
 //
 // It also serves a few /_dev/ endpoints that `devbot say` and `devbot demo`
 // use to read the replies back and to upload files into the fake Bot API.
@@ -31,6 +34,7 @@ import (
 	"github.com/devbot-hq/devbot/functions"
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/scriptedmodel"
 	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
 
@@ -54,14 +58,40 @@ type Options struct {
 	// FreshDatabase, without DATABASE_URL, uses a throwaway local cluster
 	// (removed on exit) instead of the one kept in DataDir.
 	FreshDatabase bool
+	// Model is ModelConfigured (the default: the model LLM_API_KEY and
+	// the rest configure, or none) or ModelScripted (the built-in scripted
+	// model, whatever is configured). Empty: DEV_MODEL, else configured.
+	Model string
 }
+
+// Models a stack can use.
+const (
+	// ModelConfigured is the model the environment configures (LLM_*,
+	// ARCHITECT_*), or none without a key: only direct edits then.
+	ModelConfigured = "configured"
+	// ModelScripted is internal/scriptedmodel, served by the stack itself
+	// at /_dev/model/v1: canned answers that play the demo build, no
+	// network, no key.
+	ModelScripted = "scripted"
+)
+
+// ScriptedKey is the key the stack gives the model clients for the
+// scripted model, which takes any.
+const ScriptedKey = "devbot-scripted-model-takes-any-key"
+
+// ModelNote is what the stack says at start when it uses the scripted
+// model.
+const ModelNote = "model: scripted (built in, no network: canned answers for the demo build)"
 
 // Stack is a running local pipeline.
 type Stack struct {
 	URL           string // http://host:port
 	WebhookSecret string
-	Config        *config.Config
-	DB            *db.DB
+	// Model is the model the stack uses: ModelScripted, or
+	// ModelConfigured (which may be none).
+	Model  string
+	Config *config.Config
+	DB     *db.DB
 	// BotAPI is the fake Telegram Bot API, nil when a real token is set.
 	BotAPI *telegramtest.Server
 
@@ -72,6 +102,9 @@ type Stack struct {
 	stopOnce sync.Once
 	done     chan struct{}
 }
+
+// scriptedPrefix is where the stack serves the scripted model.
+const scriptedPrefix = "/_dev/model"
 
 // StateFile is where a running stack tells `devbot say` and `devbot demo`
 // how to reach it.
@@ -104,10 +137,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Console == nil {
 		opts.Console = io.Discard
 	}
+	if opts.Model == "" {
+		opts.Model, _ = opts.Lookup("DEV_MODEL")
+	}
+	switch opts.Model {
+	case "", ModelConfigured:
+		opts.Model = ModelConfigured
+	case ModelScripted:
+	default:
+		return nil, fmt.Errorf("the model (--model or DEV_MODEL) must be %s or %s, not %q", ModelConfigured, ModelScripted, opts.Model)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Stack{console: opts.Console, dataDir: opts.DataDir, done: make(chan struct{})}
+	s := &Stack{console: opts.Console, dataDir: opts.DataDir, Model: opts.Model, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -170,6 +213,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	mux.Handle("/", handler)
 	if s.BotAPI != nil {
 		mux.Handle("/_telegram/", http.StripPrefix("/_telegram", s.BotAPI))
+	}
+	if s.Model == ModelScripted {
+		mux.Handle(scriptedPrefix+"/", http.StripPrefix(scriptedPrefix, scriptedmodel.Handler()))
 	}
 	s.devRoutes(mux)
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -234,14 +280,28 @@ func (s *Stack) environment(ctx context.Context, opts Options) (func(string) (st
 		notes = append(notes, "payments: mock (/buy credits at once; no Stripe)")
 	}
 
-	if set("LLM_API_KEY") || set("OPENROUTER_API_KEY") || set("GOOGLE_API_KEY") {
+	// The scripted model wins over what the environment configures: it was
+	// asked for by name.
+	forced := map[string]string{}
+	if opts.Model == ModelScripted {
+		url := s.URL + scriptedPrefix + "/v1"
+		for k, v := range map[string]string{"LLM_BASE_URL": url, "LLM_API_KEY": ScriptedKey, "LLM_MODEL": scriptedmodel.ModelName,
+			"ARCHITECT_BASE_URL": url, "ARCHITECT_API_KEY": ScriptedKey, "ARCHITECT_MODEL": scriptedmodel.ModelName, "EDIT_BACKEND": "llm"} {
+			forced[k] = v
+		}
+		notes = append(notes, ModelNote)
+		// Its calls cost nothing, so a task costs the base price: a small
+		// estimate lets a new user's free credits start the build.
+		dev["BUILD_TASK_CREDITS"] = "4"
+	} else if set("LLM_API_KEY") || set("OPENROUTER_API_KEY") || set("GOOGLE_API_KEY") {
 		model, ok := opts.Lookup("LLM_MODEL")
 		if !ok || model == "" {
 			model = "the default model"
 		}
 		notes = append(notes, "model: "+model)
 	} else {
-		notes = append(notes, "model: none configured (set LLM_API_KEY): only direct edits (SEARCH/REPLACE blocks or a diff) work")
+		notes = append(notes, "model: none configured (set LLM_API_KEY, or use --model=scripted for the demo build's canned answers): "+
+			"only direct edits (SEARCH/REPLACE blocks or a diff) work")
 	}
 
 	if opts.PubSub == "emulator" {
@@ -266,6 +326,9 @@ func (s *Stack) environment(ctx context.Context, opts Options) (func(string) (st
 	}
 
 	lookup := func(k string) (string, bool) {
+		if v, ok := forced[k]; ok {
+			return v, true
+		}
 		if v, ok := opts.Lookup(k); ok && v != "" {
 			return v, true
 		}

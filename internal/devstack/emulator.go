@@ -73,7 +73,6 @@ func (s *Stack) startEmulatorSubscriptions(ctx context.Context, deps *functions.
 			}
 		}
 	}
-	s.say("pubsub: the Pub/Sub emulator at %s, with push subscriptions to /%s, /%s, /%s",
-		s.Config.PubSubEmulatorHost, functions.TelegramUpdatesName, functions.RefineJobsName, functions.StripeEventsName)
+	s.say("pubsub: the Pub/Sub emulator at %s, with push subscriptions to %s", s.Config.PubSubEmulatorHost, s.consumers())
 	return nil
 }

@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/devbot-hq/devbot/functions"
@@ -30,6 +31,15 @@ func (s *Stack) subscriptions() []subscription {
 	return subs
 }
 
+// consumers lists the push endpoints: "/TelegramUpdates, /RefineJobs, …".
+func (s *Stack) consumers() string {
+	var names []string
+	for _, sub := range s.subscriptions() {
+		names = append(names, "/"+sub.consumer)
+	}
+	return strings.Join(names, ", ")
+}
+
 func deadLetterTopic(topic string) string { return functions.DeadLetterTopic(topic) }
 
 func (s *Stack) startPubSub(ctx context.Context, opts Options, deps *functions.Deps) error {
@@ -51,7 +61,6 @@ func (s *Stack) startPubSub(ctx context.Context, opts Options, deps *functions.D
 	}
 	s.closers = append(s.closers, srv.Close)
 	deps.SetPubSubClient(srv.Client)
-	s.say("pubsub: embedded (pstest) with push loops to /%s, /%s, /%s; dead letters after %d attempts",
-		functions.TelegramUpdatesName, functions.RefineJobsName, functions.StripeEventsName, s.Config.MaxDeliveryAttempts)
+	s.say("pubsub: embedded (pstest) with push loops to %s; dead letters after %d attempts", s.consumers(), s.Config.MaxDeliveryAttempts)
 	return nil
 }

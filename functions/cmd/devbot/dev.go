@@ -19,16 +19,20 @@ import (
 func init() {
 	register("dev", command{
 		summary: "run the whole pipeline on this machine, on one port",
-		usage: `devbot dev [--addr 127.0.0.1:8080] [--data .devbot] [--pubsub embedded|emulator] [--fresh]
+		usage: `devbot dev [--addr 127.0.0.1:8080] [--data .devbot] [--pubsub embedded|emulator] [--fresh] [--model configured|scripted]
 
 Runs the five functions, Pub/Sub (embedded, or the installed emulator with real
 push subscriptions), storage (local files under --data, or Supabase when
 SUPABASE_URL and SUPABASE_KEY are set), PostgreSQL (DATABASE_URL, or a local
 cluster kept in --data, so projects, credits and history survive a restart;
 --fresh uses a throwaway one, removed on exit) and Telegram (replies printed
-here, or sent for real when TELEGRAM_BOT_TOKEN is set). Try it with devbot
-say, or run devbot demo. Ctrl-C (or closing the terminal) stops everything;
-after a kill -9 the next start cleans up what was left running.`,
+here, or sent for real when TELEGRAM_BOT_TOKEN is set). The model is the one
+LLM_API_KEY and the rest configure (without a key, only direct edits work),
+or with --model=scripted (or DEV_MODEL=scripted) a built-in scripted model:
+no network, canned answers that play the demo build (/build), whatever is
+configured. Try it with devbot say, or run devbot demo. Ctrl-C (or closing
+the terminal) stops everything; after a kill -9 the next start cleans up
+what was left running.`,
 		run: dev,
 	})
 }
@@ -40,6 +44,11 @@ func dev(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", ".devbot", "directory for local storage, the local database and generated secrets")
 	ps := fs.String("pubsub", "embedded", "embedded (pstest, in-process) or emulator (the installed Pub/Sub emulator)")
 	fresh := fs.Bool("fresh", false, "use a throwaway local database, removed on exit, instead of the one kept in --data")
+	defModel, _ := e.lookup("DEV_MODEL")
+	if defModel == "" {
+		defModel = devstack.ModelConfigured
+	}
+	model := fs.String("model", defModel, "configured (LLM_API_KEY and the rest, or none) or scripted (built in, no network: the demo build's canned answers); default DEV_MODEL")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -51,7 +60,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	logger := logging.New(e.stderr, logFormat(e.lookup), logLevel(e.lookup))
 	fmt.Fprintln(e.stdout, "devbot dev: starting (Ctrl-C stops)")
 	stack, err := devstack.Start(ctx, devstack.Options{Addr: *addr, DataDir: *data, PubSub: *ps, FreshDatabase: *fresh,
-		Lookup: e.lookup, Console: e.stdout, Logger: logger, PrintReplies: true})
+		Model: *model, Lookup: e.lookup, Console: e.stdout, Logger: logger, PrintReplies: true})
 	if err != nil {
 		return err
 	}

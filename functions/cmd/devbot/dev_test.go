@@ -107,6 +107,9 @@ func TestDevSayAndCleanShutdown(t *testing.T) {
 		}
 	}
 	clusterPort := between(out.String(), "throwaway cluster on port ", " ")
+	if !strings.Contains(out.String(), "model: none configured") {
+		t.Errorf("the start-up output does not say there is no model:\n%s", out.String())
+	}
 
 	code, stdout, stderr := runWith(t, map[string]string{}, "say", "--data", data, "--wait", "5s", "/start")
 	if code != 0 || !strings.Contains(stdout, "Hi Dev") || !strings.Contains(stdout, "credits") {
@@ -114,6 +117,17 @@ func TestDevSayAndCleanShutdown(t *testing.T) {
 	}
 	// The dev console shows the same reply, as a chat would.
 	waitFor(t, func() bool { return strings.Contains(out.String(), "Hi Dev") }, 5*time.Second, "the console to print the reply")
+
+	// devbot demo needs the scripted model: it does not play on this stack,
+	// which has none, but on one of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var demoOut, demoErr bytes.Buffer
+	if code := run(ctx, []string{"demo", "--data", data}, env{lookup: func(string) (string, bool) { return "", false },
+		stdout: &demoOut, stderr: &demoErr}); code != 0 || !strings.Contains(demoOut.String(), "all 18 steps passed") ||
+		!strings.Contains(demoOut.String(), "does not use the scripted model") || !strings.Contains(demoOut.String(), "demo: starting a stack of its own") {
+		t.Errorf("demo next to a devbot dev without the scripted model: exit %d\n%s\n%s", code, demoOut.String(), demoErr.String())
+	}
 
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
@@ -163,11 +177,56 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"all 13 steps passed", "✅ cmd/main.go changed (", "restored to version 1", "✅ 3 files changed", "Undone: README.md, cmd/greeting.go and cmd/main.go are back as they were", "+100 purchase"} {
-		if !strings.Contains(out.String(), want) {
+	checkDemoTranscript(t, out.String())
+}
+
+// checkDemoTranscript checks the key lines of a whole demo: the scripted
+// model, the edits, and the build.
+func checkDemoTranscript(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{"all 18 steps passed", "✅ cmd/main.go changed (", "restored to version 1", "✅ 3 files changed",
+		"Undone: README.md, cmd/greeting.go and cmd/main.go are back as they were", "+100 purchase",
+		// the build, on the scripted model
+		devstack.ModelNote, "user: /build a small todo API", "Before I plan it, one question:", "Should the todos be kept in memory",
+		"user: keep them in memory", "1. Server skeleton (go.mod, main.go)", "[Start] [Change] [Cancel]", "user: [taps Start]",
+		"(an earlier message, edited in place)", "review asked: store.go", "fixing (round 2)", "[document todo-api.zip, ",
+		"✅ todo-api is built: 7 files, 3 tasks", "todo-api.zip holds README.md, go.mod, handlers.go, handlers_test.go, main.go, store.go, store_test.go",
+		"every file passes the static checks (langcheck: 5 Go, 1 Markdown parse; go.mod, which no checker reads, is text)", "recorded: build ", " done; ", "0 still held",
+		"task 2, In-memory todo store: approved in 2 rounds", "the review rejected round 1: \"store.go, Store.Add"} {
+		if !strings.Contains(out, want) {
 			t.Errorf("the transcript lacks %q", want)
 		}
 	}
+	if t.Failed() {
+		t.Logf("the transcript:\n%s", out)
+	}
+}
+
+// devbot dev with DEV_MODEL=scripted: the stack says so, answers /build
+// with the scripted question, and devbot demo plays on it (its build
+// included) instead of starting a stack of its own.
+func TestDevScriptedModelRunsTheDemo(t *testing.T) {
+	t.Parallel()
+	bin := devbotBinary(t)
+	data := dataDir(t)
+	p := startDev(t, bin, data, "DEV_MODEL=scripted")
+	if !strings.Contains(p.out.String(), devstack.ModelNote) {
+		t.Errorf("the start-up output does not say %q:\n%s", devstack.ModelNote, p.out.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"demo", "--data", data}, env{lookup: func(string) (string, bool) { return "", false }, stdout: &out, stderr: &errb})
+	if code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s\n%s", code, out.String(), errb.String(), p.out.String())
+	}
+	if !strings.Contains(out.String(), "demo: using the devbot dev running at "+p.st.URL) {
+		t.Errorf("the demo did not use the running devbot dev:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "all 18 steps passed") || !strings.Contains(p.out.String(), "✅ todo-api is built") {
+		t.Errorf("demo:\n%s\ndevbot dev's console:\n%s", out.String(), p.out.String())
+	}
+	p.stop(t, syscall.SIGINT)
 }
 
 func between(s, from, to string) string {
@@ -496,7 +555,7 @@ func playDemo(t *testing.T, envm map[string]string) string {
 	var out, errb bytes.Buffer
 	code := run(ctx, []string{"demo", "--fresh", "--data", t.TempDir()}, env{
 		lookup: func(k string) (string, bool) { v, ok := envm[k]; return v, ok }, stdout: &out, stderr: &errb})
-	if code != 0 || !strings.Contains(out.String(), "all 13 steps passed") {
+	if code != 0 || !strings.Contains(out.String(), "all 18 steps passed") {
 		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	return out.String()
