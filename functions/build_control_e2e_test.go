@@ -77,6 +77,48 @@ func TestBuildPauseResume(t *testing.T) {
 	w.shownProgress("Built <b>parts</b>")
 }
 
+// TestBuildPauseResumeInFlight: Pause and then Resume, both while task 1's
+// editor call is in flight: the step goes on as if never paused, its work
+// kept; task 1 runs once.
+func TestBuildPauseResumeInFlight(t *testing.T) {
+	t.Parallel()
+	g := newModelGate(t, noQuestions, partsSpec(2), createReply(1), approved, createReply(2), approved, readmeMade)
+	held := g.hold("editor", 1, false)
+	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "5"}})
+	id := w.begin("15")
+	held.wait(t)
+	w.shownProgress("⏳ 1 Part 1") // what Start queued is shown before the model works
+	w.want(w.post(w.tap(fmt.Sprintf("bpause:%d", id)), 1), "Pausing")
+	w.want(w.post(w.tap(fmt.Sprintf("bresume:%d", id)), 1), "Resumed.")
+	close(held.release)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b := w.build(); b.Final() || b.State == "blocked" {
+			break
+		}
+	}
+	b := w.build()
+	if b.State != "done" {
+		t.Errorf("build %s, want done", b.State)
+	}
+	editor := 0
+	for _, k := range g.calls() {
+		if k == "editor" {
+			editor++
+		}
+	}
+	if n := g.answered(); n != 7 || editor != 3 {
+		t.Errorf("%d model calls, %d of the editor, want 7 and 3 (task 1 once): %v", n, editor, g.calls())
+	}
+	if n := w.count(`SELECT count(*) FROM file_versions WHERE path = 'part1.py'`); n != 1 {
+		t.Errorf("part1.py has %d versions, want 1", n)
+	}
+	want := map[string]int64{fmt.Sprintf("build:%d:task:1:1", id): -3, fmt.Sprintf("build:%d:task:2:1", id): -3,
+		fmt.Sprintf("build:%d:task:3:1", id): -3}
+	if got := w.ledger(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("charges %v, want %v", got, want)
+	}
+}
+
 // stepPushes records the build-steps pushes by step, so that a test can
 // deliver one again late.
 type stepPushes struct {
