@@ -45,6 +45,10 @@ func TestBuildPauseResume(t *testing.T) {
 	if b.State != "paused" {
 		t.Errorf("after the step in flight: state %s, want paused", b.State)
 	}
+	w.want(w.post(w.msg("/status"), 1), "Paused: <b>parts</b>", "✅ 1 Part 1")
+	if kb := w.tg.Replies(ann)[len(w.tg.Replies(ann))-1].Params["reply_markup"]; !strings.Contains(kb, fmt.Sprintf("bresume:%d", id)) {
+		t.Errorf("/status of a paused build: buttons %s", kb)
+	}
 	time.Sleep(500 * time.Millisecond) // long enough for a step that should not run
 	if n := g.answered(); n != 4 {
 		t.Errorf("%d model calls while paused, want 4 (questions, spec, task 1's edit and review)", n)
