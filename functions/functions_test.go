@@ -17,7 +17,7 @@ import (
 func TestSelect(t *testing.T) {
 	t.Parallel()
 	all, err := Select("")
-	if err != nil || len(all) != 6 {
+	if err != nil || len(all) != 7 {
 		t.Fatalf("Select(\"\") = %d targets, %v", len(all), err)
 	}
 	one, err := Select("RefineJobs")
