@@ -182,20 +182,29 @@ func TestBuildCancelDuringTask(t *testing.T) {
 	t.Parallel()
 	t.Run("the call answers", func(t *testing.T) {
 		t.Parallel()
-		buildCancelDuringTask(t, "30s")
+		buildCancelDuringTask(t, "30s", "editor")
 	})
 	t.Run("the heartbeat ends the call", func(t *testing.T) {
 		t.Parallel()
-		buildCancelDuringTask(t, "1s")
+		buildCancelDuringTask(t, "1s", "editor")
+	})
+	// Cancel during the review: the change set is stored and the verdict
+	// in, and the step's commit is refused (its step is past) as a whole.
+	t.Run("during the review", func(t *testing.T) {
+		t.Parallel()
+		buildCancelDuringTask(t, "30s", "verdict")
 	})
 }
 
-func buildCancelDuringTask(t *testing.T, lease string) {
+func buildCancelDuringTask(t *testing.T, lease, during string) {
 	g := newModelGate(t, noQuestions, partsSpec(2), createReply(1), approved, createReply(2), approved, readmeMade)
-	held := g.hold("editor", 1, false)
+	held := g.hold(during, 1, false)
 	pushes := &stepPushes{bodies: map[int64][]byte{}}
 	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "5", "REFINE_LEASE": lease}, wrap: pushes.wrap})
 	calls := 3 // questions, spec, the edit in flight
+	if during == "verdict" {
+		calls = 4 // and the review in flight
+	}
 	id := w.begin("15")
 	held.wait(t)
 	inFlight := w.build().StepSeq
@@ -212,7 +221,7 @@ func buildCancelDuringTask(t *testing.T, lease string) {
 		t.Errorf("held %d after Cancel, want 0", userHeld)
 	}
 	if lease == "30s" {
-		close(held.release) // the editor answers with task 1's change
+		close(held.release) // the call in flight answers
 	} else {
 		calls = 2 // the edit in flight never answered
 	}
