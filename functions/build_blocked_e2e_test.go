@@ -184,6 +184,35 @@ func TestBuildTaskFailsItsRounds(t *testing.T) {
 			t.Errorf("closing message %q", done)
 		}
 	})
+	t.Run("retry", func(t *testing.T) {
+		t.Parallel()
+		fixed := llmtest.Response{Text: taskFile(1) + "\n```python\n<<<<<<< SEARCH\n    print(1)\n=======\n    print(\"one\", 1)\n>>>>>>> REPLACE\n```\n"}
+		w, id := blockTask1(t, costly(fixed), costly(approved), createReply(2), approved, readmeMade)
+		w.want(w.post(w.tap(fmt.Sprintf("bretry:%d", id)), 1), "Running the task again.")
+		w.waitFor("is built", 30*time.Second)
+		b := w.waitState("done")
+		if n := w.gate.answered(); n != 11 {
+			t.Errorf("%d model calls, want 11", n)
+		}
+		// The retry's request starts afresh: no feedback of the failed rounds.
+		var edit string
+		for _, m := range w.gate.model.Requests()[6].Messages {
+			edit += m.Text()
+		}
+		if strings.Contains(edit, "the review rejected it") {
+			t.Error("the retried task's request carries the failed rounds' feedback")
+		}
+		want := map[string]int64{fmt.Sprintf("build:%d:task:1:2", id): -6, fmt.Sprintf("build:%d:task:1:3", id): -2,
+			fmt.Sprintf("build:%d:task:2:1", id): -3, fmt.Sprintf("build:%d:task:3:1", id): -3}
+		if got := w.ledger(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("charges %v, want %v", got, want)
+		}
+		var balance, held int64
+		w.scan(`SELECT balance, held FROM users`, &balance, &held)
+		if b.ChargedCredits != 14 || balance != 86 || held != 0 {
+			t.Errorf("charged %d, balance %d, held %d; want 14, 86, 0", b.ChargedCredits, balance, held)
+		}
+	})
 	t.Run("paused in its last round", func(t *testing.T) {
 		t.Parallel()
 		// Pause taps while the last round's editor works: when the round

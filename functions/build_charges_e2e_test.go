@@ -18,6 +18,18 @@ import (
 // final balance are exact, and the hold is released at the end.
 func TestBuildEightTasksCharges(t *testing.T) {
 	t.Parallel()
+	// Start holds 20 per task and one for the README (180), which covers
+	// every charge; or 2 each (18), which runs out after a few tasks, the
+	// rest charged from the free balance.
+	for _, per := range []int64{20, 2} {
+		t.Run(fmt.Sprintf("hold %d", 9*per), func(t *testing.T) {
+			t.Parallel()
+			buildEightTasks(t, per)
+		})
+	}
+}
+
+func buildEightTasks(t *testing.T, per int64) {
 	const tasks = 8
 	// use gives a response prompt and completion tokens.
 	use := func(r llmtest.Response, prompt, completion int) llmtest.Response {
@@ -58,8 +70,11 @@ func TestBuildEightTasksCharges(t *testing.T) {
 		total += credits
 	}
 	g := newModelGate(t, script...)
-	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "20", "FREE_CREDITS": "1000"}})
-	id := w.begin("180")
+	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": fmt.Sprint(per), "FREE_CREDITS": "1000"}})
+	id := w.begin(fmt.Sprint(9 * per))
+	if per*9 < total/2 {
+		t.Logf("the hold (%d) covers less than half of the %d charged", 9*per, total)
+	}
 	w.waitFor("✅ <b>parts</b> is built", 60*time.Second)
 	b := w.waitState("done")
 

@@ -45,6 +45,10 @@ func TestBuildPauseResume(t *testing.T) {
 	if b.State != "paused" {
 		t.Errorf("after the step in flight: state %s, want paused", b.State)
 	}
+	w.want(w.post(w.msg("/status"), 1), "Paused: <b>parts</b>", "✅ 1 Part 1")
+	if kb := w.tg.Replies(ann)[len(w.tg.Replies(ann))-1].Params["reply_markup"]; !strings.Contains(kb, fmt.Sprintf("bresume:%d", id)) {
+		t.Errorf("/status of a paused build: buttons %s", kb)
+	}
 	time.Sleep(500 * time.Millisecond) // long enough for a step that should not run
 	if n := g.answered(); n != 4 {
 		t.Errorf("%d model calls while paused, want 4 (questions, spec, task 1's edit and review)", n)
@@ -75,6 +79,48 @@ func TestBuildPauseResume(t *testing.T) {
 		t.Errorf("%d change sets, want 3", n)
 	}
 	w.shownProgress("Built <b>parts</b>")
+}
+
+// TestBuildPauseResumeInFlight: Pause and then Resume, both while task 1's
+// editor call is in flight: the step goes on as if never paused, its work
+// kept; task 1 runs once.
+func TestBuildPauseResumeInFlight(t *testing.T) {
+	t.Parallel()
+	g := newModelGate(t, noQuestions, partsSpec(2), createReply(1), approved, createReply(2), approved, readmeMade)
+	held := g.hold("editor", 1, false)
+	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "5"}})
+	id := w.begin("15")
+	held.wait(t)
+	w.shownProgress("⏳ 1 Part 1") // what Start queued is shown before the model works
+	w.want(w.post(w.tap(fmt.Sprintf("bpause:%d", id)), 1), "Pausing")
+	w.want(w.post(w.tap(fmt.Sprintf("bresume:%d", id)), 1), "Resumed.")
+	close(held.release)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b := w.build(); b.Final() || b.State == "blocked" {
+			break
+		}
+	}
+	b := w.build()
+	if b.State != "done" {
+		t.Errorf("build %s, want done", b.State)
+	}
+	editor := 0
+	for _, k := range g.calls() {
+		if k == "editor" {
+			editor++
+		}
+	}
+	if n := g.answered(); n != 7 || editor != 3 {
+		t.Errorf("%d model calls, %d of the editor, want 7 and 3 (task 1 once): %v", n, editor, g.calls())
+	}
+	if n := w.count(`SELECT count(*) FROM file_versions WHERE path = 'part1.py'`); n != 1 {
+		t.Errorf("part1.py has %d versions, want 1", n)
+	}
+	want := map[string]int64{fmt.Sprintf("build:%d:task:1:1", id): -3, fmt.Sprintf("build:%d:task:2:1", id): -3,
+		fmt.Sprintf("build:%d:task:3:1", id): -3}
+	if got := w.ledger(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("charges %v, want %v", got, want)
+	}
 }
 
 // stepPushes records the build-steps pushes by step, so that a test can
@@ -136,20 +182,29 @@ func TestBuildCancelDuringTask(t *testing.T) {
 	t.Parallel()
 	t.Run("the call answers", func(t *testing.T) {
 		t.Parallel()
-		buildCancelDuringTask(t, "30s")
+		buildCancelDuringTask(t, "30s", "editor")
 	})
 	t.Run("the heartbeat ends the call", func(t *testing.T) {
 		t.Parallel()
-		buildCancelDuringTask(t, "1s")
+		buildCancelDuringTask(t, "1s", "editor")
+	})
+	// Cancel during the review: the change set is stored and the verdict
+	// in, and the step's commit is refused (its step is past) as a whole.
+	t.Run("during the review", func(t *testing.T) {
+		t.Parallel()
+		buildCancelDuringTask(t, "30s", "verdict")
 	})
 }
 
-func buildCancelDuringTask(t *testing.T, lease string) {
+func buildCancelDuringTask(t *testing.T, lease, during string) {
 	g := newModelGate(t, noQuestions, partsSpec(2), createReply(1), approved, createReply(2), approved, readmeMade)
-	held := g.hold("editor", 1, false)
+	held := g.hold(during, 1, false)
 	pushes := &stepPushes{bodies: map[int64][]byte{}}
 	w := newBuildWorld(t, g, buildOpts{extra: map[string]string{"BUILD_TASK_CREDITS": "5", "REFINE_LEASE": lease}, wrap: pushes.wrap})
 	calls := 3 // questions, spec, the edit in flight
+	if during == "verdict" {
+		calls = 4 // and the review in flight
+	}
 	id := w.begin("15")
 	held.wait(t)
 	inFlight := w.build().StepSeq
@@ -166,7 +221,7 @@ func buildCancelDuringTask(t *testing.T, lease string) {
 		t.Errorf("held %d after Cancel, want 0", userHeld)
 	}
 	if lease == "30s" {
-		close(held.release) // the editor answers with task 1's change
+		close(held.release) // the call in flight answers
 	} else {
 		calls = 2 // the edit in flight never answered
 	}

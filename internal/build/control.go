@@ -149,6 +149,14 @@ func Control(ctx context.Context, q db.Querier, b *db.Build, kind string) (int64
 			return 0, notNow("it is not paused")
 		}
 		b.State, b.PauseReason = db.BuildRunning, nil
+		if b.ClaimedAt != nil {
+			// The step the Pause let finish is still in flight (or its
+			// instance died and a redelivery runs it again): it goes on
+			// as if never paused. A new step would fence it out, its work
+			// dropped and done again.
+			err = db.SaveBuild(ctx, q, *b)
+			break
+		}
 		seq, err = advance(ctx, q, b)
 	case "retry", "skip":
 		if b.State != db.BuildBlocked {

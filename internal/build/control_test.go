@@ -210,6 +210,20 @@ func TestControlPauseResume(t *testing.T) {
 	if _, held := r.money(); held != 15 {
 		t.Errorf("held %d through Pause and Resume, want 15", held)
 	}
+
+	// Pause and Resume while step 3 is claimed (in flight): it goes on at
+	// its number, not fenced out by a new step.
+	r.set(`claimed_at = now(), attempts = attempts + 1`)
+	if _, err := r.control("pause"); err != nil {
+		t.Fatal(err)
+	}
+	seq, err = r.control("resume")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := r.build(); seq != 0 || b.State != db.BuildRunning || b.StepSeq != 3 {
+		t.Errorf("Resume of a step in flight: seq %d, %s at step %d; want 0, running at 3", seq, b.State, b.StepSeq)
+	}
 }
 
 func TestControlCancelReleasesTheHold(t *testing.T) {
