@@ -59,11 +59,12 @@ type htmlOpen struct {
 }
 
 type htmlChecker struct {
-	src      []byte
-	ls       lines
-	stack    []htmlOpen
-	ps       []Problem
-	template bool
+	src       []byte
+	ls        lines
+	stack     []htmlOpen
+	ps        []Problem
+	template  bool
+	truncated bool // the file ends inside a comment: what is open is its echo
 }
 
 func checkHTML(content []byte) []Problem {
@@ -91,14 +92,18 @@ func checkHTML(content []byte) []Problem {
 				c.add(line, col, "unterminated tag at the end of the file")
 				return c.ps
 			}
-			c.unclosedAtEOF()
+			if !c.truncated {
+				c.unclosedAtEOF()
+			}
 			return c.ps
 		case html.CommentToken:
 			if bytes.HasPrefix(tok, []byte("<!--")) && len(tok) >= 4 &&
 				!bytes.HasSuffix(tok, []byte("-->")) && !bytes.HasSuffix(tok, []byte("--!>")) {
 				c.add(line, col, "comment <!-- is never closed with -->")
+				c.truncated = true
 			} else if !bytes.HasSuffix(tok, []byte(">")) {
 				c.add(line, col, "unterminated markup at the end of the file")
+				c.truncated = true
 			}
 		case html.SelfClosingTagToken:
 			// <br/>, <path/>: closed; <div/> is not closed in HTML, but it

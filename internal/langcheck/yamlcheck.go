@@ -24,6 +24,11 @@ const (
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
 
+// yaml12Directive matches "%YAML 1.2", which yaml.v3 (libyaml) refuses as
+// an incompatible version although it parses that version's syntax; it is
+// presented to yaml.v3 as "%YAML 1.1" (the same length, so positions stay).
+var yaml12Directive = regexp.MustCompile(`(?m)^%YAML 1\.2\b`)
+
 // checkYAML decodes every document of a YAML stream with go.yaml.in/yaml/v3
 // (the YAML organisation's continuation of gopkg.in/yaml.v3, a port of
 // libyaml) into yaml.Node trees, which checks the syntax without resolving
@@ -33,7 +38,7 @@ var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
 // the file is broken. Duplicate keys in a mapping, which the YAML spec
 // forbids, are reported too.
 func checkYAML(content []byte) []Problem {
-	dec := yaml.NewDecoder(bytes.NewReader(content))
+	dec := yaml.NewDecoder(bytes.NewReader(yaml12Directive.ReplaceAll(content, []byte("%YAML 1.1"))))
 	var ps []Problem
 	for {
 		var doc yaml.Node
@@ -69,7 +74,8 @@ func yamlError(content []byte, err error) Problem {
 	if pos.Line <= 0 {
 		return p
 	}
-	return Problem{Line: pos.Line, Column: pos.Column, Message: "yaml: " + se.Message}
+	msg = strings.ReplaceAll(se.Message, "'\t'", `'\t'`) // keep a quoted tab visible
+	return Problem{Line: pos.Line, Column: pos.Column, Message: "yaml: " + msg}
 }
 
 // yamlDuplicates reports mapping keys that appear twice in one mapping
