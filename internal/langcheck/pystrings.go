@@ -27,7 +27,7 @@ func (c *pyChecker) str(f, raw bool) {
 		kind = "f-string"
 	}
 	if triple {
-		c.add(line, col, "unterminated triple-quoted %s literal (detected at line %d)", kind, c.line)
+		c.add(line, col, "unterminated triple-quoted %s literal (detected at line %d)", kind, c.eofLine())
 		c.stop = true // the rest of the file is inside the string
 		return
 	}
