@@ -88,7 +88,7 @@ func checkHTML(content []byte) []Problem {
 				c.add(line, col, "html: "+err.Error())
 				return c.ps
 			}
-			if off < len(content) {
+			if len(tok) > 0 || off < len(content) { // the tokenizer hands back a partial tag
 				c.add(line, col, "unterminated tag at the end of the file")
 				return c.ps
 			}
@@ -103,6 +103,11 @@ func checkHTML(content []byte) []Problem {
 				c.truncated = true
 			} else if !bytes.HasSuffix(tok, []byte(">")) {
 				c.add(line, col, "unterminated markup at the end of the file")
+				c.truncated = true
+			}
+		case html.DoctypeToken:
+			if !bytes.HasSuffix(tok, []byte(">")) {
+				c.add(line, col, "unterminated <!DOCTYPE at the end of the file")
 				c.truncated = true
 			}
 		case html.SelfClosingTagToken:

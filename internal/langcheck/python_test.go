@@ -1,37 +1,6 @@
 package langcheck
 
-import (
-	"strings"
-	"testing"
-)
-
-type snippet struct {
-	Name string
-	Src  string
-	Line int    // 0: valid
-	Msg  string // a part of the first problem's message
-}
-
-func runSnippets(t *testing.T, path string, cases []snippet) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.Name, func(t *testing.T) {
-			ps := Check(path, []byte(tc.Src))
-			if tc.Line == 0 {
-				if len(ps) != 0 {
-					t.Fatalf("valid %s reported: %v", path, ps)
-				}
-				return
-			}
-			if len(ps) == 0 {
-				t.Fatalf("invalid %s not reported", path)
-			}
-			if ps[0].Line != tc.Line || !strings.Contains(ps[0].Message, tc.Msg) {
-				t.Fatalf("got %v, want line %d with %q", ps, tc.Line, tc.Msg)
-			}
-		})
-	}
-}
+import "testing"
 
 func TestPython(t *testing.T) {
 	runSnippets(t, "x.py", []snippet{

@@ -22,7 +22,10 @@ const (
 	goccyMaxDepth = 200
 )
 
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
+var (
+	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): `)
+	yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.+)' referenced`)
+)
 
 // yaml12Directive matches "%YAML 1.2", which yaml.v3 (libyaml) refuses as
 // an incompatible version although it parses that version's syntax; it is
@@ -61,6 +64,13 @@ func yamlError(content []byte, err error) Problem {
 	p := Problem{Message: msg}
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
+	}
+	if m := yamlAnchorRe.FindStringSubmatch(msg); m != nil {
+		// Not a syntax error for goccy: find the alias itself.
+		if i := bytes.Index(content, []byte("*"+m[1])); i >= 0 {
+			p.Line, p.Column = newLines(content).pos(i)
+		}
+		return p
 	}
 	if len(content) > goccyMaxSize || deepNesting(content, goccyMaxDepth) >= 0 {
 		return p
