@@ -1,6 +1,7 @@
 package langcheck
 
 import (
+	"fmt"
 	"path"
 	"strings"
 
@@ -67,15 +68,33 @@ func esbuildProblems(src string, loader api.Loader, line, col int) []Problem {
 			}
 		}
 	}
+	place := func(l *api.Location) (int, int) {
+		c := l.Column + 1
+		if l.Line == 1 {
+			c += col - 1
+		}
+		return line + l.Line - 1, c
+	}
 	var ps []Problem
 	for _, m := range msgs {
 		p := Problem{Message: m.Text}
-		if l := m.Location; l != nil {
-			p.Line = line + l.Line - 1
-			p.Column = l.Column + 1
-			if l.Line == 1 {
-				p.Column += col - 1
+		if m.Location != nil {
+			p.Line, p.Column = place(m.Location)
+		}
+		// A note such as 'The unbalanced "{" is here:' tells where the
+		// construct in question started.
+		for _, n := range m.Notes {
+			if n.Location == nil {
+				continue
 			}
+			nl, nc := place(n.Location)
+			what := strings.TrimSuffix(strings.TrimSuffix(n.Text, ":"), " is here")
+			if what != n.Text && len(what) > 0 {
+				p.Message += fmt.Sprintf(" (%s%s is at line %d, column %d)", strings.ToLower(what[:1]), what[1:], nl, nc)
+			} else {
+				p.Message += fmt.Sprintf(" (%s: line %d, column %d)", strings.TrimSuffix(n.Text, ":"), nl, nc)
+			}
+			break
 		}
 		ps = append(ps, p)
 	}

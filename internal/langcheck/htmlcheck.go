@@ -59,11 +59,12 @@ type htmlOpen struct {
 }
 
 type htmlChecker struct {
-	src      []byte
-	ls       lines
-	stack    []htmlOpen
-	ps       []Problem
-	template bool
+	src       []byte
+	ls        lines
+	stack     []htmlOpen
+	ps        []Problem
+	template  bool
+	truncated bool // the file ends inside a comment: what is open is its echo
 }
 
 func checkHTML(content []byte) []Problem {
@@ -87,18 +88,27 @@ func checkHTML(content []byte) []Problem {
 				c.add(line, col, "html: "+err.Error())
 				return c.ps
 			}
-			if off < len(content) {
+			if len(tok) > 0 || off < len(content) { // the tokenizer hands back a partial tag
 				c.add(line, col, "unterminated tag at the end of the file")
 				return c.ps
 			}
-			c.unclosedAtEOF()
+			if !c.truncated {
+				c.unclosedAtEOF()
+			}
 			return c.ps
 		case html.CommentToken:
 			if bytes.HasPrefix(tok, []byte("<!--")) && len(tok) >= 4 &&
 				!bytes.HasSuffix(tok, []byte("-->")) && !bytes.HasSuffix(tok, []byte("--!>")) {
 				c.add(line, col, "comment <!-- is never closed with -->")
+				c.truncated = true
 			} else if !bytes.HasSuffix(tok, []byte(">")) {
 				c.add(line, col, "unterminated markup at the end of the file")
+				c.truncated = true
+			}
+		case html.DoctypeToken:
+			if !bytes.HasSuffix(tok, []byte(">")) {
+				c.add(line, col, "unterminated <!DOCTYPE at the end of the file")
+				c.truncated = true
 			}
 		case html.SelfClosingTagToken:
 			// <br/>, <path/>: closed; <div/> is not closed in HTML, but it

@@ -22,12 +22,16 @@ func (c *pyChecker) str(f, raw bool) {
 	if ok || c.stop {
 		return
 	}
+	kind := "string"
+	if f {
+		kind = "f-string"
+	}
 	if triple {
-		c.add(line, col, "unterminated triple-quoted string literal (detected at line %d)", c.line)
+		c.add(line, col, "unterminated triple-quoted %s literal (detected at line %d)", kind, c.eofLine())
 		c.stop = true // the rest of the file is inside the string
 		return
 	}
-	c.add(line, col, "unterminated string literal (detected at line %d)", c.line)
+	c.add(line, col, "unterminated %s literal (detected at line %d)", kind, c.line)
 }
 
 // closeQuote tells whether the string's closing quote(s) are at c.i, and

@@ -435,6 +435,15 @@ func (c *pyChecker) finish() {
 		}
 	}
 	if len(c.brackets) == 0 && c.pendBlock {
-		c.add(c.line, 1, "expected an indented block after %s on line %d", blockName(c.pendWord), c.pendLine)
+		c.add(c.eofLine(), 1, "expected an indented block after %s on line %d", blockName(c.pendWord), c.pendLine)
 	}
+}
+
+// eofLine is the line CPython names for the end of the file: the last line,
+// not the empty one after the final line break.
+func (c *pyChecker) eofLine() int {
+	if c.i >= len(c.src) && c.line > 1 && c.i > 0 && isNL(c.src[c.i-1]) {
+		return c.line - 1
+	}
+	return c.line
 }

@@ -22,7 +22,15 @@ const (
 	goccyMaxDepth = 200
 )
 
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
+var (
+	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): `)
+	yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.+)' referenced`)
+)
+
+// yaml12Directive matches "%YAML 1.2", which yaml.v3 (libyaml) refuses as
+// an incompatible version although it parses that version's syntax; it is
+// presented to yaml.v3 as "%YAML 1.1" (the same length, so positions stay).
+var yaml12Directive = regexp.MustCompile(`(?m)^%YAML 1\.2\b`)
 
 // checkYAML decodes every document of a YAML stream with go.yaml.in/yaml/v3
 // (the YAML organisation's continuation of gopkg.in/yaml.v3, a port of
@@ -33,7 +41,7 @@ var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): `)
 // the file is broken. Duplicate keys in a mapping, which the YAML spec
 // forbids, are reported too.
 func checkYAML(content []byte) []Problem {
-	dec := yaml.NewDecoder(bytes.NewReader(content))
+	dec := yaml.NewDecoder(bytes.NewReader(yaml12Directive.ReplaceAll(content, []byte("%YAML 1.1"))))
 	var ps []Problem
 	for {
 		var doc yaml.Node
@@ -57,6 +65,13 @@ func yamlError(content []byte, err error) Problem {
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 	}
+	if m := yamlAnchorRe.FindStringSubmatch(msg); m != nil {
+		// Not a syntax error for goccy: find the alias itself.
+		if i := bytes.Index(content, []byte("*"+m[1])); i >= 0 {
+			p.Line, p.Column = newLines(content).pos(i)
+		}
+		return p
+	}
 	if len(content) > goccyMaxSize || deepNesting(content, goccyMaxDepth) >= 0 {
 		return p
 	}
@@ -69,7 +84,8 @@ func yamlError(content []byte, err error) Problem {
 	if pos.Line <= 0 {
 		return p
 	}
-	return Problem{Line: pos.Line, Column: pos.Column, Message: "yaml: " + se.Message}
+	msg = strings.ReplaceAll(se.Message, "'\t'", `'\t'`) // keep a quoted tab visible
+	return Problem{Line: pos.Line, Column: pos.Column, Message: "yaml: " + msg}
 }
 
 // yamlDuplicates reports mapping keys that appear twice in one mapping

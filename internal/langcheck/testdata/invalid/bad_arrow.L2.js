@@ -1,0 +1,3 @@
+const items = [1, 2, 3];
+const doubled = items.map(x => { x * 2 );
+console.log(doubled);
