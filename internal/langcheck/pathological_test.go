@@ -40,6 +40,8 @@ func pathological(size int) map[string]string {
 			"assert":  rep("<T>") + "x",
 			"tagged":  rep("``"),
 			"jsx":     rep("<div>\n") + rep("</span>\n"),
+			"inside":  "package p\nfunc f() { x := " + rep("!") + "a }\n",
+			"seq":     "a:\n" + rep("- ") + "x\n",
 		} {
 			m[name+"."+ext] = src
 		}
