@@ -8,8 +8,8 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-// esbuildMaxDepth bounds bracket nesting given to esbuild, whose recursive
-// descent grows slow with depth (and its CSS nesting quadratic in memory).
+// esbuildMaxDepth bounds the CSS bracket nesting given to esbuild, whose
+// recursive descent grows slow with depth (JavaScript: see jsDepth).
 const esbuildMaxDepth = 1000
 
 // cssProblemIDs are the esbuild warning kinds that mean CSS does not parse
@@ -23,10 +23,16 @@ var cssProblemIDs = map[string]bool{
 // checkESBuild parses JavaScript, TypeScript (with JSX for .jsx/.tsx) and
 // CSS with esbuild's Transform API, picking the loader by extension.
 func checkESBuild(p string, content []byte) []Problem {
-	if off := deepNesting(content, esbuildMaxDepth); off >= 0 {
-		return tooDeep(content, off, esbuildMaxDepth)
+	ext := strings.ToLower(path.Ext(p))
+	if ext == ".css" {
+		if off := deepNesting(content, esbuildMaxDepth); off >= 0 {
+			return tooDeep(content, off, esbuildMaxDepth)
+		}
+	} else if off := jsDepth(content, ext != ".ts" && ext != ".mts" && ext != ".cts", jsMaxDepth); off >= 0 {
+		line, col := newLines(content).pos(off)
+		return []Problem{{Line: line, Column: col, Message: fmt.Sprintf("expressions nest deeper than %d levels; the file is not checked further", jsMaxDepth)}}
 	}
-	switch strings.ToLower(path.Ext(p)) {
+	switch ext {
 	case ".jsx":
 		return esbuildProblems(string(content), api.LoaderJSX, 1, 1)
 	case ".ts", ".mts", ".cts":
@@ -59,6 +65,11 @@ func esbuildProblems(src string, loader api.Loader, line, col int) []Problem {
 		Loader:   loader,
 		LogLevel: api.LogLevelSilent,
 		Target:   api.ESNext,
+		// The output is not used; printing it minified avoids indentation
+		// (quadratic for deep nesting) and esbuild's collision-avoiding
+		// renamer (cubic for deeply nested scopes that shadow a name).
+		MinifyWhitespace:  true,
+		MinifyIdentifiers: true,
 	})
 	msgs := r.Errors
 	if loader == api.LoaderCSS {

@@ -36,6 +36,9 @@ var htmlOptionalEnd = setOf("html", "head", "body", "p", "li", "dt", "dd", "rt",
 // a marker.
 var templateMarkers = [][]byte{[]byte("{%"), []byte("{{"), []byte("<%"), []byte("<?php"), []byte("<?=")}
 
+// htmlMaxDepth bounds the open elements (each end tag looks through them).
+const htmlMaxDepth = 1000
+
 func setOf(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -121,6 +124,10 @@ func checkHTML(content []byte) []Problem {
 				if n == "svg" || n == "math" || !htmlVoid[n] {
 					c.stack = append(c.stack, htmlOpen{n, line, col})
 				}
+				if len(c.stack) > htmlMaxDepth {
+					c.add(line, col, fmt.Sprintf("elements nest deeper than %d levels; the file is not checked further", htmlMaxDepth))
+					return c.ps
+				}
 				break
 			}
 			if n == "plaintext" {
@@ -131,6 +138,10 @@ func checkHTML(content []byte) []Problem {
 				break
 			}
 			c.stack = append(c.stack, htmlOpen{n, line, col})
+			if len(c.stack) > htmlMaxDepth {
+				c.add(line, col, fmt.Sprintf("elements nest deeper than %d levels; the file is not checked further", htmlMaxDepth))
+				return c.ps
+			}
 			if n == "script" || n == "style" {
 				raw.name, raw.kind, raw.body = n, scriptKind(n, z), nil
 				raw.line, raw.col = c.ls.pos(off)
@@ -154,7 +165,9 @@ func checkHTML(content []byte) []Problem {
 }
 
 func (c *htmlChecker) add(line, col int, msg string) {
-	c.ps = append(c.ps, Problem{Line: line, Column: col, Message: msg})
+	if len(c.ps) < maxProblems {
+		c.ps = append(c.ps, Problem{Line: line, Column: col, Message: msg})
+	}
 }
 
 // foreign tells whether the tokenizer is inside <svg> or <math> content
@@ -252,7 +265,7 @@ func (c *htmlChecker) checkRaw(kind string, body []byte, line, col int) {
 	var ps []Problem
 	switch kind {
 	case "js", "jsx", "css":
-		if deepNesting(body, esbuildMaxDepth) >= 0 {
+		if kind == "css" && deepNesting(body, esbuildMaxDepth) >= 0 || kind != "css" && jsDepth(body, true, jsMaxDepth) >= 0 {
 			return
 		}
 		switch kind {

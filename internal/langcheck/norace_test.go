@@ -1,0 +1,5 @@
+//go:build !race
+
+package langcheck
+
+const raceEnabled = false
