@@ -55,9 +55,9 @@ func Language(p string) string {
 	switch base {
 	case "cargo.lock", "poetry.lock", "uv.lock", "pdm.lock", "pipfile":
 		return "toml"
-	case ".babelrc", ".swcrc", "devcontainer.json", ".devcontainer.json", ".eslintrc.json",
-		"tsconfig.json", "jsconfig.json", "tslint.json", "deno.json", "launch.json", "settings.json",
-		"tasks.json", "extensions.json", "keybindings.json":
+	case "devcontainer.json", ".devcontainer.json", ".eslintrc.json", "tsconfig.json", "jsconfig.json",
+		"tslint.json", "deno.json", "turbo.json", "biome.json", "api-extractor.json",
+		"launch.json", "settings.json", "tasks.json", "extensions.json", "keybindings.json":
 		if base == "settings.json" || base == "launch.json" || base == "tasks.json" ||
 			base == "extensions.json" || base == "keybindings.json" {
 			if !strings.Contains("/"+strings.ToLower(p), "/.vscode/") {

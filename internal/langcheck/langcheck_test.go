@@ -113,7 +113,7 @@ func TestLanguage(t *testing.T) {
 		"x.ts": "typescript", "x.mts": "typescript", "x.cts": "typescript", "x.tsx": "typescript", "x.d.ts": "typescript",
 		"package.json": "json", "site.webmanifest": "json", "x.jsonc": "jsonc",
 		"tsconfig.json": "jsonc", "tsconfig.node.json": "jsonc", "jsconfig.json": "jsonc", ".vscode/settings.json": "jsonc",
-		"settings.json": "json", "app/.babelrc": "jsonc",
+		"settings.json": "json", "turbo.json": "jsonc", "app/.babelrc": "",
 		"a.yaml": "yaml", "a.yml": "yaml", "a.toml": "toml", "Cargo.lock": "toml", "Pipfile": "toml",
 		"index.html": "html", "old.HTM": "html", "s.css": "css", "README.md": "markdown", "x.markdown": "markdown",
 		`C:\src\app.py`: "python",

@@ -16,7 +16,7 @@ import (
 
 // goccyMaxSize and goccyMaxDepth bound the input given to goccy/go-yaml,
 // which is only asked where an error is (yaml.v3 decides whether the file
-// parses) and slows down on deeply nested flow collections.
+// parses) and slows down (quadratically) on deep nesting, flow or block.
 const (
 	goccyMaxSize  = 256 << 10
 	goccyMaxDepth = 200
@@ -72,7 +72,7 @@ func yamlError(content []byte, err error) Problem {
 		}
 		return p
 	}
-	if len(content) > goccyMaxSize || deepNesting(content, goccyMaxDepth) >= 0 {
+	if len(content) > goccyMaxSize || deepNesting(content, goccyMaxDepth) >= 0 || yamlBlockDepth(content) > goccyMaxDepth {
 		return p
 	}
 	_, gerr := goccyparser.ParseBytes(content, 0, goccyparser.AllowDuplicateMapKey())
@@ -86,6 +86,29 @@ func yamlError(content []byte, err error) Problem {
 	}
 	msg = strings.ReplaceAll(se.Message, "'\t'", `'\t'`) // keep a quoted tab visible
 	return Problem{Line: pos.Line, Column: pos.Column, Message: "yaml: " + msg}
+}
+
+// yamlBlockDepth bounds the block nesting of a YAML stream: for each line,
+// its indentation plus its "- ", "? " and ": " indicators ("- - - x" nests
+// three sequences on one line); the largest.
+func yamlBlockDepth(b []byte) int {
+	max := 0
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		d := len(line) - len(bytes.TrimLeft(line, " "))
+		for _, ind := range [][]byte{[]byte("- "), []byte("? "), []byte(": ")} {
+			d += bytes.Count(line, ind)
+		}
+		if d > max {
+			max = d
+		}
+	}
+	return max
 }
 
 // yamlDuplicates reports mapping keys that appear twice in one mapping
