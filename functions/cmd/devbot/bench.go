@@ -105,3 +105,10 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	return nil
 }
+
+func init() {
+	benchParts["ingress"] = func(ctx context.Context, o bench.Options) ([]bench.Report, error) {
+		r, err := bench.Ingress(ctx, o)
+		return []bench.Report{r}, err
+	}
+}
