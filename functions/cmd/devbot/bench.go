@@ -112,3 +112,10 @@ func init() {
 		return []bench.Report{r}, err
 	}
 }
+
+func init() {
+	benchParts["start"] = func(ctx context.Context, o bench.Options) ([]bench.Report, error) {
+		r, err := bench.Start(ctx, o)
+		return []bench.Report{r}, err
+	}
+}
