@@ -119,3 +119,7 @@ func init() {
 		return []bench.Report{r}, err
 	}
 }
+
+func init() {
+	benchParts["pipeline"] = bench.Pipeline
+}
