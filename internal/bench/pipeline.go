@@ -162,9 +162,10 @@ func Pipeline(ctx context.Context, o Options) ([]Report, error) {
 	case o.N > 0 || o.Files > 0:
 		runs = []pipelineRun{{n: or(o.N, 2000), files: or(o.Files, 200), conc: conc}}
 	default:
-		// The main run, then the extremes: one file (its refinements
-		// are serial: one chat) and one refinement per file.
-		runs = []pipelineRun{{2000, 200, conc}, {200, 1, conc}, {2000, 2000, conc}}
+		// The extremes, one file (its refinements are serial: one
+		// chat) and one refinement per file, then the main run, whose
+		// summary is the last line.
+		runs = []pipelineRun{{100, 1, conc}, {2000, 2000, conc}, {2000, 200, conc}}
 	}
 	tap := &replyTap{fake: telegramtest.NewHandler(telegramtest.Token), chat: map[int64]chan string{}}
 	tapURL, stopTap, err := serveLocal(tap)
@@ -246,7 +247,7 @@ func pipelineOne(ctx context.Context, o Options, ri int, run pipelineRun, stack 
 		return r, err
 	default:
 	}
-	dur := 5 * time.Second
+	dur := 3 * time.Second
 	if o.Short {
 		dur = 300 * time.Millisecond
 	}

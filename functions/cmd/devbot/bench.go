@@ -29,7 +29,7 @@ Parts:
   start     cold start of devbot serve to its first HTTP answer, and RSS after
             1,000 requests, beside a hello-world binary built the same way
   pipeline  direct-edit refinements/s and p50/p99 webhook→reply (--n 2000 over
-            --files 200 at --concurrency 32) beside a pgbench-like write loop
+            --files 200 at --concurrency 32, after runs at 1 and 2000 files) beside a pgbench-like write loop
             on the same database; transactions per refinement; process CPU
 See the README's Benchmarks section.`,
 		run: runBench,
