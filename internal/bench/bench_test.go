@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestStatAndRatio(t *testing.T) {
+func TestBenchStatAndRatio(t *testing.T) {
 	s := stat([]float64{3, 1, 2})
 	if s.Min != 1 || s.Median != 2 || s.Max != 3 {
 		t.Errorf("stat = %+v", s)
@@ -20,7 +20,7 @@ func TestStatAndRatio(t *testing.T) {
 	}
 }
 
-func TestEditShort(t *testing.T) {
+func TestBenchEditShort(t *testing.T) {
 	r, err := Edit(Options{Short: true, Repeat: 1})
 	if err != nil {
 		t.Fatal(err)
