@@ -1,13 +1,13 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/devbot-hq/devbot/internal/editblock"
+	"github.com/devbot-hq/devbot/internal/editblock/editblocktest"
 )
 
 // The edit engine's cases of internal/editblock's benchmarks, each beside
@@ -41,54 +41,6 @@ func editCases(short bool) []editCase {
 	}
 }
 
-// benchFile is about size bytes of Python-like code, every line distinct.
-func benchFile(size int) (string, int) {
-	var b strings.Builder
-	n := 0
-	for b.Len() < size {
-		if n%8 == 0 {
-			fmt.Fprintf(&b, "def handler_%06d(request, n):\n", n)
-		} else {
-			fmt.Fprintf(&b, "    value_%06d = compute(request, n * %d)\n", n, n)
-		}
-		n++
-	}
-	return b.String(), n
-}
-
-// benchReply has blocks spread over the file's n lines; outdent drops the
-// indentation (a whitespace-tolerant match).
-func benchReply(path string, n, blocks int, outdent bool) (string, [][]byte) {
-	var r strings.Builder
-	var searches [][]byte
-	ind := "    "
-	if outdent {
-		ind = ""
-	}
-	for i := range blocks {
-		k := ((2*i + 1) * n) / (2 * blocks)
-		if k%8 == 0 || (k+1)%8 == 0 {
-			k += 2
-		}
-		s := fmt.Sprintf("%svalue_%06d = compute(request, n * %d)\n%svalue_%06d = compute(request, n * %d)\n", ind, k, k, ind, k+1, k+1)
-		searches = append(searches, []byte(s))
-		fmt.Fprintf(&r, "%s\n```python\n<<<<<<< SEARCH\n%s=======\n%svalue_%06d = compute(request, n + %d)\n>>>>>>> REPLACE\n```\n\n", path, s, ind, k, k)
-	}
-	return r.String(), searches
-}
-
-var floorSink int
-
-func floorRun(files [][]byte, searches [][][]byte) {
-	for i, f := range files {
-		for _, s := range searches[i] {
-			floorSink += bytes.Index(f, s)
-		}
-		out := make([]byte, len(f))
-		floorSink += copy(out, f)
-	}
-}
-
 // prepare returns the engine's operation and the floor's for a case.
 func (c editCase) prepare() (op func() error, floor func()) {
 	if c.multi {
@@ -97,10 +49,10 @@ func (c editCase) prepare() (op func() error, floor func()) {
 		var searches [][][]byte
 		var resp strings.Builder
 		for i := range 10 {
-			file, n := benchFile(100 << 10)
+			file, n := editblocktest.BenchFile(100 << 10)
 			p := fmt.Sprintf("pkg/mod%d.py", i)
 			tree[p] = []byte(file)
-			r, s := benchReply(p, n, 3, false)
+			r, s := editblocktest.BenchReply(p, n, 3, false, false)
 			resp.WriteString(r)
 			files, searches = append(files, tree[p]), append(searches, s)
 		}
@@ -112,12 +64,12 @@ func (c editCase) prepare() (op func() error, floor func()) {
 				}
 				return err
 			}, func() {
-				floorRun(files, searches)
+				editblocktest.Floor(files, searches)
 			}
 	}
-	file, n := benchFile(c.size)
+	file, n := editblocktest.BenchFile(c.size)
 	content := []byte(file)
-	resp, searches := benchReply("app.py", n, c.blocks, c.outdent)
+	resp, searches := editblocktest.BenchReply("app.py", n, c.blocks, c.outdent, false)
 	return func() error {
 			res, err := editblock.Apply("app.py", content, resp)
 			if err == nil && (len(res.Blocks) != c.blocks || res.Diff == "") {
@@ -125,7 +77,7 @@ func (c editCase) prepare() (op func() error, floor func()) {
 			}
 			return err
 		}, func() {
-			floorRun([][]byte{content}, [][][]byte{searches})
+			editblocktest.Floor([][]byte{content}, [][][]byte{searches})
 		}
 }
 

@@ -1,11 +1,12 @@
 package editblock
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devbot-hq/devbot/internal/editblock/editblocktest"
 )
 
 // The benchmarks of the README's Benchmarks section. Each reports, beside
@@ -13,68 +14,6 @@ import (
 // text with bytes.Index and copying the file once (floor-ns/op), and the
 // ratio to it (x-floor). Targets: exact blocks within 3x of the floor,
 // whitespace-tolerant ones within 10x, memory under 3x the file size.
-
-// benchFile is about size bytes of Python-like code: indented bodies, every
-// line distinct.
-func benchFile(size int) (string, int) {
-	var b strings.Builder
-	n := 0
-	for b.Len() < size {
-		if n%8 == 0 {
-			fmt.Fprintf(&b, "def handler_%06d(request, n):\n", n)
-		} else {
-			fmt.Fprintf(&b, "    value_%06d = compute(request, n * %d)\n", n, n)
-		}
-		n++
-	}
-	return b.String(), n
-}
-
-// benchReply has blocks spread over the file's n lines, each replacing two
-// body lines in the middle of its share of the file; outdent writes the
-// SEARCH and REPLACE lines without their indentation (a whitespace-tolerant
-// match).
-func benchReply(path string, n, blocks int, outdent bool) (string, [][]byte) {
-	return benchReplyAt(path, n, blocks, outdent, false)
-}
-
-// benchReplyAt with top puts the first block at the top of the file
-// instead (line 4), where the floor finds it without reading the file.
-func benchReplyAt(path string, n, blocks int, outdent, top bool) (string, [][]byte) {
-	var r strings.Builder
-	var searches [][]byte
-	ind := "    "
-	if outdent {
-		ind = ""
-	}
-	for i := range blocks {
-		k := ((2*i + 1) * n) / (2 * blocks)
-		if top {
-			k = (i*n)/blocks + 3
-		}
-		if k%8 == 0 || (k+1)%8 == 0 {
-			k += 2
-		}
-		s := fmt.Sprintf("%svalue_%06d = compute(request, n * %d)\n%svalue_%06d = compute(request, n * %d)\n", ind, k, k, ind, k+1, k+1)
-		searches = append(searches, []byte(s))
-		fmt.Fprintf(&r, "%s\n```python\n<<<<<<< SEARCH\n%s=======\n%svalue_%06d = compute(request, n + %d)\n>>>>>>> REPLACE\n```\n\n", path, s, ind, k, k)
-	}
-	return r.String(), searches
-}
-
-var floorSink int
-
-// floorRun finds every SEARCH text in the file(s) with bytes.Index and
-// copies each file once.
-func floorRun(files [][]byte, searches [][][]byte) {
-	for i, f := range files {
-		for _, s := range searches[i] {
-			floorSink += bytes.Index(f, s)
-		}
-		out := make([]byte, len(f))
-		floorSink += copy(out, f)
-	}
-}
 
 // measure runs op b.N times, each beside a run of the floor with the
 // timer stopped, so that both see the same load of the machine, and
@@ -89,7 +28,7 @@ func measure(b *testing.B, files [][]byte, searches [][][]byte, op func()) {
 		opNs += time.Since(t0)
 		b.StopTimer() // (it reads the memory statistics: not part of either time)
 		t1 := time.Now()
-		floorRun(files, searches)
+		editblocktest.Floor(files, searches)
 		floorNs += time.Since(t1)
 		b.StartTimer()
 	}
@@ -100,9 +39,9 @@ func measure(b *testing.B, files [][]byte, searches [][][]byte, op func()) {
 func benchOne(b *testing.B, size, blocks int, outdent bool) { benchAt(b, size, blocks, outdent, false) }
 
 func benchAt(b *testing.B, size, blocks int, outdent, top bool) {
-	file, n := benchFile(size)
+	file, n := editblocktest.BenchFile(size)
 	content := []byte(file)
-	resp, searches := benchReplyAt("app.py", n, blocks, outdent, top)
+	resp, searches := editblocktest.BenchReply("app.py", n, blocks, outdent, top)
 	want := StrategyExact
 	if outdent {
 		want = StrategyIndent
@@ -157,10 +96,10 @@ func BenchmarkMultiFile(b *testing.B) {
 	var searches [][][]byte
 	var resp strings.Builder
 	for i := range 10 {
-		file, n := benchFile(100 << 10)
+		file, n := editblocktest.BenchFile(100 << 10)
 		p := fmt.Sprintf("pkg/mod%d.py", i)
 		tree[p] = []byte(file)
-		r, s := benchReply(p, n, 3, false)
+		r, s := editblocktest.BenchReply(p, n, 3, false, false)
 		resp.WriteString(r)
 		files, searches = append(files, tree[p]), append(searches, s)
 	}
