@@ -146,28 +146,8 @@ func (b *Bot) status(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 		return Plan{}, err
 	}
 	r := reply.Reply{HTML: html}
-	if rows := buildButtons(bl); len(rows) > 0 {
-		r.Buttons = rows
-	}
+	r.Buttons = build.Buttons(bl)
 	return done(r), nil
-}
-
-// buildButtons are /status's buttons for a build.
-func buildButtons(bl db.Build) [][]reply.Button {
-	btn := func(text, kind string) reply.Button {
-		return reply.Button{Text: text, Data: fmt.Sprintf("%s:%d", kind, bl.ID)}
-	}
-	switch bl.State {
-	case db.BuildProposed:
-		return [][]reply.Button{{btn("Start", CallbackBuildStart), btn("Change", CallbackBuildChange), btn("Cancel", CallbackBuildCancel)}}
-	case db.BuildRunning:
-		return [][]reply.Button{{btn("Pause", CallbackBuildPause), btn("Cancel", CallbackBuildCancel)}}
-	case db.BuildPaused:
-		return [][]reply.Button{{btn("Resume", CallbackBuildResume), btn("Cancel", CallbackBuildCancel)}}
-	case db.BuildBlocked:
-		return [][]reply.Button{{btn("Retry", CallbackBuildRetry), btn("Skip", CallbackBuildSkip)}, {btn("Change the task", CallbackBuildChange), btn("Stop", CallbackBuildCancel)}}
-	}
-	return nil
 }
 
 // buildWords takes a plain message as the build's pending input, when a

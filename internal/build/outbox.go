@@ -76,9 +76,7 @@ func send(ctx context.Context, d *db.DB, tg Sender, blobs BlobReader, b db.Build
 			return reply.Edit(ctx, tg, b.ChatID, *b.ProgressMessageID, rep)
 		}
 		m := telegram.SendMessage{ChatID: b.ChatID, Text: rep.HTML, ParseMode: telegram.ParseModeHTML, DisablePreview: true}
-		if len(rep.Buttons) > 0 {
-			m.ReplyMarkup = keyboard(rep.Buttons)
-		}
+		m.ReplyMarkup = reply.Keyboard(rep.Buttons)
 		sent, err := tg.SendMessage(ctx, m)
 		if err != nil {
 			return err
@@ -90,18 +88,6 @@ func send(ctx context.Context, d *db.DB, tg Sender, blobs BlobReader, b db.Build
 		return err
 	}
 	return reply.Send(ctx, tg, b.ChatID, rep)
-}
-
-func keyboard(rows [][]reply.Button) *telegram.InlineKeyboardMarkup {
-	kb := &telegram.InlineKeyboardMarkup{}
-	for _, row := range rows {
-		var r []telegram.InlineKeyboardButton
-		for _, x := range row {
-			r = append(r, telegram.InlineKeyboardButton{Text: x.Text, CallbackData: x.Data, URL: x.URL})
-		}
-		kb.InlineKeyboard = append(kb.InlineKeyboard, r)
-	}
-	return kb
 }
 
 // zipProject writes the project's current files as a zip, one file at a

@@ -143,6 +143,14 @@ func controlButtons(id int64, state string) [][]reply.Button {
 	return nil
 }
 
+// Buttons are the buttons a build offers as it stands (/status shows them).
+func Buttons(b db.Build) [][]reply.Button {
+	if b.State == db.BuildBlocked {
+		return blockedButtons(b.ID)
+	}
+	return controlButtons(b.ID, b.State)
+}
+
 // blockedButtons are the choices after a task failed its rounds.
 func blockedButtons(id int64) [][]reply.Button {
 	b := func(text, kind string) reply.Button {

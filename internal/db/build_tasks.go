@@ -234,7 +234,9 @@ func BuildHeld(ctx context.Context, q Querier, buildID int64) (int64, error) {
 // ChargeBuild debits amount for one cause of a build ("build:<id>:task:<n>"),
 // taking it from the build's hold first (which shrinks) and then from the
 // user's free balance; what neither covers is not charged and returned as
-// short. A cause charged before charges nothing again (charged = 0).
+// short. A cause charged before charges nothing again (charged = 0). The
+// build's own total (builds.charged_credits) is the caller's to keep: it
+// holds the build row.
 func ChargeBuild(ctx context.Context, q Querier, buildID, userID int64, cause string, amount int64, description string) (charged, short int64, err error) {
 	defer fault.Wrap(&err, "ChargeBuild(%d, %s)", buildID, cause)
 	if amount <= 0 {
@@ -270,9 +272,6 @@ func ChargeBuild(ctx context.Context, q Querier, buildID, userID int64, cause st
 		if _, err := AddLedgerEntry(ctx, q, LedgerEntry{UserID: userID, Amount: -charged, Kind: KindBuild, Cause: cause,
 			BuildID: &bid, Description: description}); err != nil {
 			return 0, 0, err
-		}
-		if _, err := q.Exec(ctx, `UPDATE builds SET charged_credits = charged_credits + $2 WHERE id = $1`, buildID, charged); err != nil {
-			return 0, 0, translate(err)
 		}
 	}
 	return charged, short, nil

@@ -30,7 +30,7 @@ func Edit(ctx context.Context, s Editor, chatID, messageID int64, r Reply) error
 	m := telegram.EditMessageText{ChatID: chatID, MessageID: messageID, Text: parts[0], ParseMode: telegram.ParseModeHTML,
 		DisablePreview: true}
 	if len(parts) == 1 && r.Document == nil {
-		m.ReplyMarkup = keyboard(r.Buttons)
+		m.ReplyMarkup = Keyboard(r.Buttons)
 	}
 	_, err := s.EditMessageText(ctx, m)
 	switch {
@@ -51,7 +51,7 @@ func Edit(ctx context.Context, s Editor, chatID, messageID int64, r Reply) error
 		// Send would put a short text on the document as its caption; the
 		// text is already in the edited message.
 		d := telegram.SendDocument{ChatID: chatID, FileName: rest.Document.Name, Data: rest.Document.Data,
-			Write: rest.Document.Write, ReplyMarkup: keyboard(rest.Buttons)}
+			Write: rest.Document.Write, ReplyMarkup: Keyboard(rest.Buttons)}
 		_, err := s.SendDocument(ctx, d)
 		return err
 	}

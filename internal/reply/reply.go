@@ -78,7 +78,8 @@ func WithDiff(head, diff, name string) Reply {
 	return Reply{HTML: head + "\n(the diff is long: sent as a file)", Document: &Document{Name: name, Data: []byte(diff)}}
 }
 
-func keyboard(b [][]Button) *telegram.InlineKeyboardMarkup {
+// Keyboard is the inline keyboard of rows of buttons (nil for none).
+func Keyboard(b [][]Button) *telegram.InlineKeyboardMarkup {
 	if len(b) == 0 {
 		return nil
 	}
@@ -99,7 +100,7 @@ func keyboard(b [][]Button) *telegram.InlineKeyboardMarkup {
 func Send(ctx context.Context, s Sender, chatID int64, r Reply) error {
 	if r.Document != nil && r.HTML != "" && telegram.UTF16Len(r.HTML) <= telegram.MaxCaptionLength && !strings.Contains(r.HTML, "<pre>") {
 		_, err := s.SendDocument(ctx, telegram.SendDocument{ChatID: chatID, FileName: r.Document.Name, Data: r.Document.Data,
-			Write: r.Document.Write, Caption: r.HTML, ParseMode: telegram.ParseModeHTML, ReplyMarkup: keyboard(r.Buttons)})
+			Write: r.Document.Write, Caption: r.HTML, ParseMode: telegram.ParseModeHTML, ReplyMarkup: Keyboard(r.Buttons)})
 		return err
 	}
 	if r.HTML != "" {
@@ -107,7 +108,7 @@ func Send(ctx context.Context, s Sender, chatID int64, r Reply) error {
 		for i, p := range parts {
 			m := telegram.SendMessage{ChatID: chatID, Text: p, ParseMode: telegram.ParseModeHTML, DisablePreview: true}
 			if i == len(parts)-1 && r.Document == nil {
-				m.ReplyMarkup = keyboard(r.Buttons)
+				m.ReplyMarkup = Keyboard(r.Buttons)
 			}
 			if _, err := s.SendMessage(ctx, m); err != nil {
 				return err
@@ -116,7 +117,7 @@ func Send(ctx context.Context, s Sender, chatID int64, r Reply) error {
 	}
 	if r.Document != nil {
 		d := telegram.SendDocument{ChatID: chatID, FileName: r.Document.Name, Data: r.Document.Data, Write: r.Document.Write,
-			ReplyMarkup: keyboard(r.Buttons)}
+			ReplyMarkup: Keyboard(r.Buttons)}
 		if _, err := s.SendDocument(ctx, d); err != nil {
 			return err
 		}
