@@ -1,9 +1,7 @@
 package bot
 
 import (
-	"archive/zip"
 	"context"
-	"io"
 
 	"github.com/jackc/pgx/v5"
 
@@ -64,30 +62,4 @@ func zipBound(fs []db.File) int64 {
 		n += f.Size + 5*(f.Size/16384+1) + 30 + 24 + 46 + 2*int64(len(f.Path)) + 64
 	}
 	return n
-}
-
-// zipTo returns the writer of a project's zip: every file at its current
-// version, read from storage one at a time and written (deflated) to w.
-func (b *Bot) zipTo(ctx context.Context, q db.Querier, projectID string) func(w io.Writer) error {
-	return func(w io.Writer) error {
-		files, err := db.ListFiles(ctx, q, projectID)
-		if err != nil {
-			return err
-		}
-		zw := zip.NewWriter(w)
-		for _, f := range files {
-			data, err := b.versionBytes(ctx, q, FileRef{ProjectID: projectID, Path: f.Path, Version: f.Version})
-			if err != nil {
-				return err
-			}
-			fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate, Modified: f.UpdatedAt})
-			if err != nil {
-				return err
-			}
-			if _, err := fw.Write(data); err != nil {
-				return err
-			}
-		}
-		return zw.Close()
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devbot-hq/devbot/internal/build"
+	"github.com/devbot-hq/devbot/internal/changeset"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/refine"
@@ -374,7 +375,7 @@ func (b *Bot) buildDoc(ctx context.Context, q db.Querier, d DocRef) (reply.Reply
 	case "file":
 		data, err = b.versionBytes(ctx, q, d.File)
 	case "export":
-		return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Write: b.zipTo(ctx, q, d.File.ProjectID)}}, nil
+		return reply.Reply{HTML: d.Caption, Document: &reply.Document{Name: d.Name, Write: changeset.Zip(ctx, q, b.Files, d.File.ProjectID)}}, nil
 	}
 	if err != nil {
 		return reply.Reply{}, err

@@ -1,14 +1,13 @@
 package build
 
 import (
-	"archive/zip"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"time"
 
+	"github.com/devbot-hq/devbot/internal/changeset"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/fault"
 	"github.com/devbot-hq/devbot/internal/reply"
@@ -16,9 +15,7 @@ import (
 )
 
 // BlobReader reads stored file versions (the zip's files).
-type BlobReader interface {
-	GetBlob(ctx context.Context, bucket, blobKey string) ([]byte, error)
-}
+type BlobReader = changeset.BlobReader
 
 // outboxClaim is how long a claim to send a build's message keeps other
 // deliveries from sending it (longer than a send takes).
@@ -84,38 +81,8 @@ func send(ctx context.Context, d *db.DB, tg Sender, blobs BlobReader, b db.Build
 		return db.SetBuildProgressMessage(context.WithoutCancel(ctx), d.Pool, b.ID, sent.MessageID)
 	case "zip":
 		_, err := tg.SendDocument(ctx, telegram.SendDocument{ChatID: b.ChatID, FileName: it.HTML,
-			Write: zipProject(ctx, d.Pool, blobs, b.ProjectID)})
+			Write: changeset.Zip(ctx, d.Pool, blobs, b.ProjectID)})
 		return err
 	}
 	return reply.Send(ctx, tg, b.ChatID, rep)
-}
-
-// zipProject writes the project's current files as a zip, one file at a
-// time (the project's limits bound it).
-func zipProject(ctx context.Context, q db.Querier, blobs BlobReader, projectID string) func(io.Writer) error {
-	return func(w io.Writer) error {
-		files, err := db.ListFiles(ctx, q, projectID)
-		if err != nil {
-			return err
-		}
-		zw := zip.NewWriter(w)
-		for _, f := range files {
-			v, err := db.GetFileVersion(ctx, q, projectID, f.Path, f.Version)
-			if err != nil {
-				return err
-			}
-			data, err := blobs.GetBlob(ctx, projectID, v.BlobKey)
-			if err != nil {
-				return err
-			}
-			fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate, Modified: f.UpdatedAt})
-			if err != nil {
-				return err
-			}
-			if _, err := fw.Write(data); err != nil {
-				return err
-			}
-		}
-		return zw.Close()
-	}
 }
