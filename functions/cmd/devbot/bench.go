@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -15,7 +17,7 @@ func init() {
 	register("bench", command{
 		summary: "measure devbot beside ceilings measured in the same run (bench [part])",
 		usage: `devbot bench [edit|ingress|start|pipeline] [--repeat 3] [--n N] [--files F]
-             [--concurrency C] [--duration D] [--json] [--short]
+             [--concurrency C] [--duration D] [--json] [--short] [--cpuprofile FILE]
 
 Without a part, runs every part. Each figure is measured beside its ceiling,
 interleaved, --repeat times; it prints min/median/max of each, the ratio of
@@ -60,6 +62,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	verbose := fs.Bool("v", false, "print progress to stderr")
 	fs.BoolVar(&o.Short, "short", false, "tiny sizes (a smoke test)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (devbot, broker, fakes and driver: one process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -82,6 +85,17 @@ func runBench(ctx context.Context, e env, args []string) error {
 		}
 	}
 	o.Lookup = e.lookup
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *verbose {
 		o.Log = e.stderr
 	}
