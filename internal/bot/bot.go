@@ -218,65 +218,97 @@ func (b *Bot) knownUsername() string {
 
 func (b *Bot) handle(ctx context.Context, req Request) error {
 	key := strconv.FormatInt(req.UpdateID, 10)
-	if done, err := b.replay(ctx, req, key); done || err != nil {
-		return err
-	}
-	// The user's chat is their private chat, never a group's: payment and
-	// refund notices are sent there.
-	user, _, err := db.EnsureUser(ctx, b.DB.Pool, db.TelegramUser{
+	tu := db.TelegramUser{ // the user's chat is their private chat, never a group's: payment and refund notices go there
 		TelegramID: req.From.ID, ChatID: req.PrivateChatID(), FirstName: req.From.FirstName, Username: req.From.Username,
-	}, b.cfg.WelcomeCredits)
-	if err != nil {
-		return err
 	}
 	var prep prepared
-	if req.Private() { // in a group nothing is fetched or bought: see inGroup
-		prep, err = b.prepare(ctx, user, req)
+	var user db.User
+	early := req.Private() && needsPreparing(req)
+	if early {
+		// An upload or a purchase does network work before the
+		// transaction (prepare): a duplicate must not do it again, and it
+		// needs the user's row.
+		if done, err := b.replay(ctx, req, key); done || err != nil {
+			return err
+		}
+		var err error
+		if user, _, err = db.EnsureUser(ctx, b.DB.Pool, tu, b.cfg.WelcomeCredits); err != nil {
+			return err
+		}
+		if prep, err = b.prepare(ctx, user, req); err != nil {
+			return b.refuseOrRetry(ctx, req, key, err)
+		}
 	}
+	// Everything else is one transaction: the user, the command, and the
+	// inbox record, written last (a duplicate delivery blocks on its key
+	// until this one commits, then finds it and rolls back).
 	var p Plan
-	if err == nil {
-		err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
-			first, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeDone, "")
-			if err != nil {
-				return err
-			}
-			if !first {
-				return errDuplicate
-			}
-			u, err := db.UserByID(ctx, tx, user.ID)
-			if err != nil {
-				return err
-			}
-			p, err = b.dispatch(ctx, tx, u, req, prep)
-			if err != nil {
-				return err
-			}
-			return db.SetProcessed(ctx, tx, Consumer, key, p.Outcome, p.encode())
-		})
-	}
+	err := b.DB.InTx(ctx, func(tx pgx.Tx) error {
+		var u db.User
+		var err error
+		if early {
+			u, err = db.UserByID(ctx, tx, user.ID)
+		} else {
+			u, _, err = db.TouchUser(ctx, tx, tu, b.cfg.WelcomeCredits)
+		}
+		if err != nil {
+			return err
+		}
+		p, err = b.dispatch(ctx, tx, u, req, prep)
+		if err != nil {
+			return err
+		}
+		first, err := db.MarkProcessed(ctx, tx, Consumer, key, p.Outcome, p.encode())
+		if err == nil && !first {
+			return errDuplicate
+		}
+		return err
+	})
 	if errors.Is(err, errDuplicate) {
 		_, err := b.replay(ctx, req, key)
 		return err
 	}
 	if err != nil {
-		if fault.IsRetryable(err) {
+		return b.refuseOrRetry(ctx, req, key, err)
+	}
+	if p.onlyJob() {
+		return b.publishJob(ctx, req, key, p)
+	}
+	return b.execute(ctx, req, key, p)
+}
+
+// needsPreparing tells the requests prepare does network work for.
+func needsPreparing(req Request) bool {
+	return req.Document != nil && !req.Edited ||
+		req.Command == "buy" && req.Args != "" || strings.HasPrefix(req.CallbackData, "buy:")
+}
+
+// refuseOrRetry answers a failed update: a retryable error is returned for
+// the redelivery; a permanent one is recorded as the update's refusal and
+// told.
+func (b *Bot) refuseOrRetry(ctx context.Context, req Request, key string, err error) error {
+	if fault.IsRetryable(err) {
+		return err
+	}
+	p := b.rejection(ctx, req, err)
+	err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
+		// The user is registered even when their first request is refused.
+		if _, _, err := db.TouchUser(ctx, tx, db.TelegramUser{TelegramID: req.From.ID, ChatID: req.PrivateChatID(),
+			FirstName: req.From.FirstName, Username: req.From.Username}, b.cfg.WelcomeCredits); err != nil {
 			return err
 		}
-		p = b.rejection(ctx, req, err)
-		err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
-			first, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeRejected, p.encode())
-			if err == nil && !first {
-				return errDuplicate
-			}
-			return err
-		})
-		if errors.Is(err, errDuplicate) {
-			_, err := b.replay(ctx, req, key)
-			return err
+		first, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeRejected, p.encode())
+		if err == nil && !first {
+			return errDuplicate
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if errors.Is(err, errDuplicate) {
+		_, err := b.replay(ctx, req, key)
+		return err
+	}
+	if err != nil {
+		return err
 	}
 	return b.execute(ctx, req, key, p)
 }

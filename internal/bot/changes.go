@@ -54,8 +54,10 @@ func (b *Bot) startProjectJob(ctx context.Context, tx pgx.Tx, u db.User, req Req
 	if u.Available() < hold {
 		return Plan{}, b.insufficient(u, hold)
 	}
-	if err := db.SetAwaitingJob(ctx, tx, u.ID, nil); err != nil {
-		return Plan{}, err
+	if u.AwaitingJob != nil {
+		if err := db.SetAwaitingJob(ctx, tx, u.ID, nil); err != nil {
+			return Plan{}, err
+		}
 	}
 	nj := db.NewJob{UserID: u.ID, ProjectID: p.ID, Path: focus, Instruction: instr, Mode: mode, ChatID: req.ChatID,
 		HoldCredits: hold, Scope: db.ScopeProject}
@@ -82,7 +84,14 @@ func (b *Bot) startProjectJob(ctx context.Context, tx pgx.Tx, u db.User, req Req
 	if focus != "" {
 		what = focus
 	}
-	pl.Job, pl.Progress = j.ID, reply.HTMLf("Working on %s…", what)
+	pl.Job, pl.job = j.ID, &j
+	if mode != db.ModeDirect {
+		// The user's own blocks apply in milliseconds: their result is
+		// the only message (a Working message would be edited at once,
+		// two Bot API calls against the chat's limit of about one a
+		// second).
+		pl.Progress = reply.HTMLf("Working on %s…", what)
+	}
 	return pl, nil
 }
 

@@ -164,19 +164,19 @@ func TestEndToEnd(t *testing.T) {
 	m["caption"], m["document"] = "cmd/main.go", map[string]any{"file_id": fid, "file_unique_id": "u", "file_name": "main.go", "file_size": 48}
 	expect(t, w.say(ann, up, 1), "Added cmd/main.go", "version 1")
 
-	// Refine with a direct edit: "working on it", then the result with the diff and buttons.
+	// Refine with a direct edit: the result with the diff and buttons, the
+	// one message (blocks apply at once: no Working message).
 	edit := "/refine cmd/main.go cmd/main.go\n<<<<<<< SEARCH\n\tpanic(\"no config\")\n=======\n\treturn\n>>>>>>> REPLACE\n"
 	upd := w.msg(ann, edit)
-	expect(t, w.say(ann, upd, 1), "Working on cmd/main.go…")
-	// The result replaces the Working message (editMessageText).
-	got := []string{waitShown(t, w.tg, ann, "✅")}
+	got := w.say(ann, upd, 1)
 	expect(t, got, "✅ cmd/main.go changed (1 credit", "cmd/main.go (+1 −1)", "<pre>", "+\treturn")
 	p := mustProject(t, &fixture{db: w.db}, "api")
 	obj, err := w.files.Get(context.Background(), p.ID, "cmd/main.go")
 	if err != nil || !strings.Contains(string(obj.Data), "\treturn\n") {
 		t.Fatalf("plain copy after refine = %q, %v", obj.Data, err)
 	}
-	last := w.tg.Calls("editMessageText")[0]
+	result := w.tg.Sent(ann)
+	last := result[len(result)-1]
 	if !strings.Contains(last.Params["reply_markup"], `"undo:`) || !strings.Contains(last.Params["reply_markup"], `"diff:`) {
 		t.Errorf("result without buttons: %q", last.Params["reply_markup"])
 	}

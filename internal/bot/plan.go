@@ -52,6 +52,15 @@ type Plan struct {
 	// Sent counts the Bot API messages of Replies and Docs already
 	// delivered, in order: a retry after a partial send skips them.
 	Sent int `json:"s,omitempty"`
+
+	job *db.Job // Job as created, while the plan is in hand (not stored)
+}
+
+// onlyJob tells a plan whose one effect is publishing a job it created.
+func (p Plan) onlyJob() bool {
+	return p.Job != 0 && p.job != nil && p.Progress == "" && p.Callback == "" && p.Bucket == "" && p.Current == nil &&
+		len(p.Currents) == 0 && p.BuildStep == nil && p.DeleteMessage == 0 && len(p.Replies) == 0 && p.Replace == 0 &&
+		len(p.Docs) == 0
 }
 
 // FileRef is one version of a file.
@@ -82,6 +91,22 @@ func decodePlan(s string) (Plan, error) {
 
 func (p *Plan) say(format string, args ...any) {
 	p.Replies = append(p.Replies, reply.Text(format, args...))
+}
+
+// publishJob runs a plan that only publishes the job it created (onlyJob).
+// Publishing twice is harmless (RefineJobs claims a job once), so it needs
+// neither the inbox row's lock nor a record that it was done: a duplicate
+// delivery finds the plan unanswered and publishes again, the redelivery
+// after a failed publish does the same, and a publish lost with the
+// instance is the sweeper's (a job queued and unclaimed past its grace is
+// published again). The runner's claim records published_at. A refused
+// publish goes through execute, which fails the job and says so.
+func (b *Bot) publishJob(ctx context.Context, req Request, key string, p Plan) error {
+	_, err := b.Jobs.Publish(ctx, refine.Outgoing(*p.job))
+	if err != nil && fault.IsPermanent(err) {
+		return b.execute(ctx, req, key, p)
+	}
+	return err
 }
 
 // execute runs a committed plan, then records that the user was answered.

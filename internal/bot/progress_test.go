@@ -42,10 +42,9 @@ func TestWorkingMessageBecomesTheResult(t *testing.T) {
 	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
 	run := f.runner(func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
 		time.Sleep(4300 * time.Millisecond) // a slow model: the typing status is renewed at 4 s
-		res, err := editblock.ApplyDirect(r.Path, r.Content, r.Instruction)
-		return refine.EditOutcome{Content: res.Content, Diff: res.Diff, Edits: len(res.Blocks)}, err
+		return modelEdit(renameA)(ctx, r)
 	})
-	expect(t, f.say(u, "/refine a.go a.go\n<<<<<<< SEARCH\npackage a\n=======\npackage b\n>>>>>>> REPLACE"), "Working on a.go…")
+	expect(t, f.say(u, "/refine a.go call the package b"), "Working on a.go…")
 	sentBefore := len(f.tg.Sent(u))
 	if err := run.Handle(context.Background(), events.Message{ID: "j", Data: f.jobs.sent[0].Data}); err != nil {
 		t.Fatal(err)
@@ -151,6 +150,43 @@ func waitShown(t *testing.T, tg interface{ ShownTexts(int64) []string }, chat in
 
 // EditSet runs f on the focus file of a project job, as a change set of
 // that one file.
+// renameA is what the stand-in model answers to any instruction about a.go.
+const renameA = "a.go\n<<<<<<< SEARCH\npackage a\n=======\npackage b\n>>>>>>> REPLACE"
+
+// modelEdit is a stand-in model that answers every instruction with blocks.
+func modelEdit(blocks string) editorFunc {
+	return func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		res, err := editblock.ApplyDirect(r.Path, r.Content, blocks)
+		return refine.EditOutcome{Content: res.Content, Diff: res.Diff, Edits: len(res.Blocks), Model: "stand-in"}, err
+	}
+}
+
+// The user's own blocks apply at once: no Working message and no typing
+// status, only the result, as one new message with its buttons.
+func TestDirectEditAnswersOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const u = 73
+	f.say(u, "/new api")
+	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
+	before := len(f.tg.Calls())
+	if got := f.say(u, "/refine a.go "+renameA); len(got) != 0 {
+		t.Fatalf("the bot answered %q before the job ran; want nothing", got)
+	}
+	if err := f.runner(directEditor{}.Edit).Handle(context.Background(), events.Message{ID: "j", Data: f.jobs.sent[0].Data}); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.tg.Calls()[before:]
+	if len(calls) != 1 || calls[0].Method != "sendMessage" || !strings.HasPrefix(calls[0].Text(), "✅ a.go changed (1 credit") ||
+		!strings.Contains(calls[0].Params["reply_markup"], `"undo:`) {
+		var seen []string
+		for _, c := range calls {
+			seen = append(seen, c.Method+": "+c.Text())
+		}
+		t.Fatalf("Bot API calls after the direct edit: %q; want one sendMessage with the result", seen)
+	}
+}
+
 func (f editorFunc) EditSet(ctx context.Context, r refine.SetEditRequest) (refine.SetEditOutcome, error) {
 	return oneFileSet(ctx, f, r)
 }

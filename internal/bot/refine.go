@@ -130,8 +130,10 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 		return Plan{}, b.insufficient(u, hold)
 	}
 	updateID := req.UpdateID
-	if err := db.SetAwaitingJob(ctx, tx, u.ID, nil); err != nil {
-		return Plan{}, err
+	if u.AwaitingJob != nil {
+		if err := db.SetAwaitingJob(ctx, tx, u.ID, nil); err != nil {
+			return Plan{}, err
+		}
 	}
 	j, err := db.CreateJob(ctx, tx, db.NewJob{UserID: u.ID, ProjectID: p.ID, Path: f.Path, Instruction: instr,
 		Mode: mode, ChatID: req.ChatID, SourceUpdateID: &updateID, HoldCredits: hold})
@@ -142,7 +144,10 @@ func (b *Bot) startJob(ctx context.Context, tx pgx.Tx, u db.User, req Request, p
 		return Plan{}, err
 	}
 	pl := done()
-	pl.Job, pl.Progress = j.ID, reply.HTMLf("Working on %s…", f.Path)
+	pl.Job, pl.job = j.ID, &j
+	if mode != db.ModeDirect {
+		pl.Progress = reply.HTMLf("Working on %s…", f.Path) // see startProjectJob
+	}
 	return pl, nil
 }
 

@@ -113,9 +113,9 @@ func TestNoWorkingMessageAfterTheResult(t *testing.T) {
 	const u = 82
 	f.say(u, "/new api")
 	f.do(u, f.document(u, "a.go", "", []byte("package a\n")))
-	rt := &raceTelegram{Client: telegram.New(f.tg.URL, f.tg.Token, f.tg.Client()), f: f, run: f.runner(directEditor{}.Edit)}
+	rt := &raceTelegram{Client: telegram.New(f.tg.URL, f.tg.Token, f.tg.Client()), f: f, run: f.runner(modelEdit(renameA))}
 	f.rebuild(func(_ *bot.Config, d *bot.Deps) { d.Telegram = rt })
-	if err := f.deliver(f.message(u, "/refine a.go a.go\n<<<<<<< SEARCH\npackage a\n=======\npackage b\n>>>>>>> REPLACE")); err != nil {
+	if err := f.deliver(f.message(u, "/refine a.go call the package b")); err != nil {
 		t.Fatal(err)
 	}
 	if rt.ran == nil {

@@ -46,6 +46,7 @@ type Snapshot struct {
 
 	mu    sync.Mutex
 	cache map[string][]byte
+	keys  map[string]string // blob keys known from the read (FromState)
 }
 
 // Load reads the project's current files (not their bytes).
@@ -64,6 +65,18 @@ func Load(ctx context.Context, q db.Querier, blobs Blobs, projectID string) (*Sn
 		s.Files[f.Path] = f
 	}
 	return s, nil
+}
+
+// FromState is the snapshot of a project state read already (with the
+// job's claim, db.ClaimJobWithState); its blob keys spare a read per file
+// that is opened.
+func FromState(ctx context.Context, q db.Querier, blobs Blobs, st *db.ProjectState) *Snapshot {
+	s := &Snapshot{ProjectID: st.ProjectID, Revision: st.Revision, Files: make(map[string]db.File, len(st.Files)),
+		ctx: ctx, q: q, blobs: blobs, cache: map[string][]byte{}, keys: st.BlobKeys}
+	for _, f := range st.Files {
+		s.Files[f.Path] = f
+	}
+	return s
 }
 
 // Paths lists the snapshot's files, sorted.
@@ -93,11 +106,15 @@ func (s *Snapshot) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if !ok {
 		return nil, fault.Permanentf("%w: %s is not in the project", fault.ErrNotFound, p)
 	}
-	v, err := db.GetFileVersion(ctx, s.q, s.ProjectID, p, f.Version)
-	if err != nil {
-		return nil, err
+	key, ok := s.keys[p]
+	if !ok {
+		v, err := db.GetFileVersion(ctx, s.q, s.ProjectID, p, f.Version)
+		if err != nil {
+			return nil, err
+		}
+		key = v.BlobKey
 	}
-	c, err = s.blobs.GetBlob(ctx, s.ProjectID, v.BlobKey)
+	c, err := s.blobs.GetBlob(ctx, s.ProjectID, key)
 	if err != nil {
 		return nil, &StorageError{Err: fmt.Errorf("reading %s: %w", p, err)}
 	}
@@ -239,8 +256,20 @@ func (e *TooLargeError) Is(target error) bool { return target == fault.ErrTooLar
 // that moved since the snapshot is an error wrapping db.ErrVersionMismatch.
 func (s *Snapshot) Commit(ctx context.Context, q db.Querier, st Stored, kind string, jobID *int64, summary string,
 	limits db.ProjectLimits) (db.ChangeSet, []db.FileVersion, error) {
-	cs, vs, err := db.CommitChangeSet(ctx, q, db.NewChangeSet{ProjectID: s.ProjectID, Kind: kind, JobID: jobID,
-		Summary: summary, Files: st.Writes, Limits: limits})
+	return s.commit(ctx, q, db.NewChangeSet{ProjectID: s.ProjectID, Kind: kind, JobID: jobID,
+		Summary: summary, Files: st.Writes, Limits: limits}, st)
+}
+
+// CommitWhole is Commit in a transaction that the caller rolls back on
+// any error of the commit (db.NewChangeSet.Whole: no savepoint).
+func (s *Snapshot) CommitWhole(ctx context.Context, q db.Querier, st Stored, kind string, jobID *int64, summary string,
+	limits db.ProjectLimits) (db.ChangeSet, []db.FileVersion, error) {
+	return s.commit(ctx, q, db.NewChangeSet{ProjectID: s.ProjectID, Kind: kind, JobID: jobID,
+		Summary: summary, Files: st.Writes, Limits: limits, Whole: true}, st)
+}
+
+func (s *Snapshot) commit(ctx context.Context, q db.Querier, ncs db.NewChangeSet, st Stored) (db.ChangeSet, []db.FileVersion, error) {
+	cs, vs, err := db.CommitChangeSet(ctx, q, ncs)
 	if err != nil {
 		return db.ChangeSet{}, nil, err
 	}

@@ -76,6 +76,9 @@ type NewChangeSet struct {
 	// once, on the project as the whole change set leaves it, so a change
 	// that moves bytes between files is judged by its net effect.
 	Limits ProjectLimits
+	// Whole says the caller's transaction is rolled back on any error of
+	// the commit, so it needs no savepoint of its own (two round trips).
+	Whole bool
 }
 
 // CommitChangeSet commits ncs in the caller's transaction: the project's
@@ -85,6 +88,10 @@ type NewChangeSet struct {
 // taken over its limits a *ProjectFullError.
 func CommitChangeSet(ctx context.Context, q Querier, ncs NewChangeSet) (cs ChangeSet, vs []FileVersion, err error) {
 	defer fault.Wrap(&err, "CommitChangeSet(%s)", ncs.ProjectID)
+	if ncs.Whole {
+		cs, vs, err = commitChangeSet(ctx, q, ncs)
+		return cs, vs, err
+	}
 	err = atomically(ctx, q, func(q Querier) (err error) {
 		cs, vs, err = commitChangeSet(ctx, q, ncs)
 		return err
@@ -122,15 +129,15 @@ func commitChangeSet(ctx context.Context, q Querier, ncs NewChangeSet) (cs Chang
 		return ChangeSet{}, nil, fault.Permanentf("%w: a change set changes at least one file", fault.ErrInvalid)
 	}
 	var rev int64
-	err = q.QueryRow(ctx, `UPDATE projects SET revision = revision + 1 WHERE id = $1 RETURNING revision`, ncs.ProjectID).Scan(&rev)
+	var before ProjectUsage
+	// The usage before the change comes with the revision (the subqueries
+	// see the project as the statement found it).
+	err = q.QueryRow(ctx, `UPDATE projects SET revision = revision + 1 WHERE id = $1 RETURNING revision,
+		(SELECT count(*) FROM project_files WHERE project_id = $1 AND NOT deleted),
+		(SELECT coalesce(sum(size), 0)::bigint FROM project_files WHERE project_id = $1 AND NOT deleted)`,
+		ncs.ProjectID).Scan(&rev, &before.Files, &before.Bytes)
 	if err != nil {
 		return ChangeSet{}, nil, translate(err)
-	}
-	var before ProjectUsage
-	if !ncs.Limits.zero() {
-		if before, err = GetProjectUsage(ctx, q, ncs.ProjectID); err != nil {
-			return ChangeSet{}, nil, err
-		}
 	}
 	cs, err = scanChangeSet(q.QueryRow(ctx, `INSERT INTO change_sets (project_id, kind, job_id, base_revision, result_revision, undoes, summary)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+changeSetColumns,
@@ -146,14 +153,10 @@ func commitChangeSet(ctx context.Context, q Querier, ncs NewChangeSet) (cs Chang
 		if nv.JobID == nil {
 			nv.JobID = ncs.JobID
 		}
-		v, err := commitFile(ctx, q, nv)
+		fv, err := commitFile(ctx, q, nv)
 		if errors.Is(err, ErrVersionMismatch) {
 			return ChangeSet{}, nil, fault.AsPermanent(fmt.Errorf("%w: %w", &ChangedFileError{Paths: []string{nv.Path}}, err))
 		}
-		if err != nil {
-			return ChangeSet{}, nil, err
-		}
-		fv, err := GetFileVersion(ctx, q, ncs.ProjectID, nv.Path, v)
 		if err != nil {
 			return ChangeSet{}, nil, err
 		}

@@ -184,7 +184,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 
 // commitFile writes one file of a change set whose project row the caller
 // has locked.
-func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err error) {
+func commitFile(ctx context.Context, q Querier, nv NewVersion) (v FileVersion, err error) {
 	defer fault.Wrap(&err, "commit %q", nv.Path)
 	if nv.ContentType == "" {
 		nv.ContentType = "text/plain; charset=utf-8"
@@ -201,10 +201,10 @@ func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err
 			break
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return 0, translate(err)
+			return FileVersion{}, translate(err)
 		}
 		if nv.BaseVersion != 0 || nv.Delete {
-			return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it no longer exists)", fault.ErrConflict, ErrVersionMismatch))
+			return FileVersion{}, fault.AsPermanent(fmt.Errorf("%w: %w (it no longer exists)", fault.ErrConflict, ErrVersionMismatch))
 		}
 		// A new file. The version row follows in this transaction (the
 		// foreign key is deferred). A concurrent creator wins the race and
@@ -213,27 +213,24 @@ func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err
 			VALUES ($1, $2, 1, 1, $3, $4, $5) ON CONFLICT DO NOTHING`,
 			nv.ProjectID, nv.Path, nv.SHA256, nv.Size, nv.ContentType)
 		if err != nil {
-			return 0, translate(err)
+			return FileVersion{}, translate(err)
 		}
 		if tag.RowsAffected() == 1 {
 			if nv.Lineage == nil {
 				nv.Lineage = &Lineage{}
 			}
-			if err := insertVersion(ctx, q, nv, 1); err != nil {
-				return 0, err
-			}
-			return 1, nil
+			return insertVersion(ctx, q, nv, 1)
 		}
 	}
 	switch {
 	case nv.Create && !deleted:
-		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it was created meanwhile, at version %d)", fault.ErrConflict, ErrVersionMismatch, cur))
+		return FileVersion{}, fault.AsPermanent(fmt.Errorf("%w: %w (it was created meanwhile, at version %d)", fault.ErrConflict, ErrVersionMismatch, cur))
 	case nv.Delete && deleted:
-		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it was deleted meanwhile)", fault.ErrConflict, ErrVersionMismatch))
+		return FileVersion{}, fault.AsPermanent(fmt.Errorf("%w: %w (it was deleted meanwhile)", fault.ErrConflict, ErrVersionMismatch))
 	case nv.BaseVersion != 0 && deleted:
-		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (it was deleted meanwhile)", fault.ErrConflict, ErrVersionMismatch))
+		return FileVersion{}, fault.AsPermanent(fmt.Errorf("%w: %w (it was deleted meanwhile)", fault.ErrConflict, ErrVersionMismatch))
 	case nv.BaseVersion != 0 && cur != nv.BaseVersion:
-		return 0, fault.AsPermanent(fmt.Errorf("%w: %w (read version %d, now %d)",
+		return FileVersion{}, fault.AsPermanent(fmt.Errorf("%w: %w (read version %d, now %d)",
 			fault.ErrConflict, ErrVersionMismatch, nv.BaseVersion, cur))
 	}
 	next := latest + 1
@@ -251,25 +248,25 @@ func commitFile(ctx context.Context, q Querier, nv NewVersion) (version int, err
 			nv.Lineage = &Lineage{Parent: &replaced}
 		}
 	}
-	if err := insertVersion(ctx, q, nv, next); err != nil {
-		return 0, err
+	if v, err = insertVersion(ctx, q, nv, next); err != nil {
+		return FileVersion{}, err
 	}
 	_, err = q.Exec(ctx, `UPDATE project_files SET version = $3, latest_version = $3, sha256 = $4, size = $5,
 		content_type = $6, deleted = $7, updated_at = now() WHERE project_id = $1 AND path = $2`,
 		nv.ProjectID, nv.Path, next, nv.SHA256, nv.Size, nv.ContentType, nv.Delete)
 	if err != nil {
-		return 0, translate(err)
+		return FileVersion{}, translate(err)
 	}
-	return next, nil
+	return v, nil
 }
 
-func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) error {
-	_, err := q.Exec(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id,
+func insertVersion(ctx context.Context, q Querier, nv NewVersion, version int) (FileVersion, error) {
+	return scanVersion(q.QueryRow(ctx, `INSERT INTO file_versions (project_id, path, version, sha256, size, blob_key, source, job_id,
 		parent_version, redo_version, copy_of, change_set_id, deleted, renamed_from, replaces)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''), $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''), $15)
+		RETURNING `+versionColumns,
 		nv.ProjectID, nv.Path, version, nv.SHA256, nv.Size, nv.BlobKey, nv.Source, nv.JobID,
-		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf, nv.changeSetID, nv.Delete, nv.RenamedFrom, nv.replaces)
-	return translate(err)
+		nv.Lineage.Parent, nv.Lineage.Redo, nv.Lineage.CopyOf, nv.changeSetID, nv.Delete, nv.RenamedFrom, nv.replaces))
 }
 
 // PointToVersion makes an existing version current again, if the file is

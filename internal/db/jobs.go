@@ -346,23 +346,42 @@ type ProjectSuccess struct {
 
 // SucceedProjectJob records the outcome of a running project job.
 func SucceedProjectJob(ctx context.Context, q Querier, id int64, s ProjectSuccess) error {
+	_, _, err := succeedProjectJob(ctx, q, id, s, false)
+	return err
+}
+
+// SucceedProjectJobReplying is SucceedProjectJob that also takes the
+// reply's claim (as ClaimJobReply would, in the same statement) and
+// returns the finished job with its progress message: the delivery that
+// records the outcome tells it next without another round trip. The claim
+// lasts as ClaimJobReply's does; release it (ReleaseJobReply) if the
+// reply cannot be sent.
+func SucceedProjectJobReplying(ctx context.Context, q Querier, id int64, s ProjectSuccess) (Job, JobReply, error) {
+	return succeedProjectJob(ctx, q, id, s, true)
+}
+
+func succeedProjectJob(ctx context.Context, q Querier, id int64, s ProjectSuccess, claimReply bool) (Job, JobReply, error) {
 	var cs *int64
 	if s.ChangeSetID != 0 {
 		cs = &s.ChangeSetID
 	}
-	tag, err := q.Exec(ctx, `UPDATE refine_jobs SET state = 'succeeded', change_set_id = $2, question = nullif($3, ''),
+	var j Job
+	var r JobReply
+	err := q.QueryRow(ctx, `UPDATE refine_jobs SET state = 'succeeded', change_set_id = $2, question = nullif($3, ''),
 		model_reply = nullif($4, ''), diff = nullif($5, ''), model = nullif($6, ''), prompt_tokens = $7, completion_tokens = $8,
-		cost_usd = $9, edit_attempts = $10, edit_blocks = $11, duration_ms = $12, finished_at = now()
-		WHERE id = $1 AND state = 'running'`,
+		cost_usd = $9, edit_attempts = $10, edit_blocks = $11, duration_ms = $12, finished_at = now(),
+		reply_claimed_at = CASE WHEN $13 THEN now() ELSE reply_claimed_at END
+		WHERE id = $1 AND state = 'running'
+		RETURNING `+jobColumns+`, error_html, progress_message_id, retry_note`,
 		id, cs, s.Question, s.ModelReply, s.Diff, s.Model, s.PromptTokens, s.CompletionTokens, s.CostUSD, s.EditAttempts,
-		s.EditBlocks, s.Duration.Milliseconds())
+		s.EditBlocks, s.Duration.Milliseconds(), claimReply).Scan(append(jobDest(&j), &r.ErrorHTML, &r.ProgressMessageID, &r.RetryNote)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, JobReply{}, fault.AsPermanent(fmt.Errorf("SucceedProjectJob(%d): %w", id, ErrJobFinal))
+	}
 	if err != nil {
-		return fmt.Errorf("SucceedProjectJob(%d): %w", id, translate(err))
+		return Job{}, JobReply{}, fmt.Errorf("SucceedProjectJob(%d): %w", id, translate(err))
 	}
-	if tag.RowsAffected() == 0 {
-		return fault.AsPermanent(fmt.Errorf("SucceedProjectJob(%d): %w", id, ErrJobFinal))
-	}
-	return nil
+	return j, r, nil
 }
 
 // JobOfChangeSet reads the job that made a change set, if one did.

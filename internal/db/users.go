@@ -2,10 +2,13 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/devbot-hq/devbot/internal/fault"
 )
 
 // User is a Telegram user of the bot.
@@ -81,6 +84,21 @@ func EnsureUser(ctx context.Context, q Querier, tu TelegramUser, welcomeCredits 
 		return User{}, false, err
 	}
 	return u, created, nil
+}
+
+// TouchUser is EnsureUser that writes only when something changed: a
+// returning user whose chat and names are as stored costs one read, and
+// takes no lock on the row (a command's transaction that starts with it
+// does not serialize with a job's charge until it needs to).
+func TouchUser(ctx context.Context, q Querier, tu TelegramUser, welcomeCredits int64) (u User, created bool, err error) {
+	u, err = UserByTelegramID(ctx, q, tu.TelegramID)
+	if err == nil && u.ChatID == tu.ChatID && u.FirstName == tu.FirstName && u.Username == tu.Username {
+		return u, false, nil
+	}
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return User{}, false, err
+	}
+	return EnsureUser(ctx, q, tu, welcomeCredits)
 }
 
 // UserByTelegramID finds a user by their Telegram id.

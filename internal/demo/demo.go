@@ -96,7 +96,7 @@ func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Wri
 			return err
 		}},
 		{"/refine", func(ctx context.Context) error {
-			replies, err := r.exchange(ctx, instruction, 2, path+" changed")
+			replies, err := r.exchange(ctx, instruction, 1, path+" changed")
 			if err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func Run(ctx context.Context, c *devstack.Client, user devstack.User, out io.Wri
 			return err
 		}},
 		{"a change across files", func(ctx context.Context) error {
-			if _, err := r.exchange(ctx, multiRequest, 2, "3 files changed"); err != nil {
+			if _, err := r.exchange(ctx, multiRequest, 1, "3 files changed"); err != nil {
 				return err
 			}
 			st, err := r.c.State(ctx, r.u.ID)

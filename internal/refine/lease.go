@@ -48,27 +48,29 @@ func (c Config) heartbeat() time.Duration {
 }
 
 // claim takes the job, waiting up to Config.ClaimWait for a live lease to
-// be released, to run out, or for its holder to finish the job.
-func (r *Runner) claim(ctx context.Context, id int64) (db.Job, error) {
+// be released, to run out, or for its holder to finish the job. With the
+// job comes its project's state, read in the claim's round trip (nil when
+// a fallback claimed it: the run reads the state itself then).
+func (r *Runner) claim(ctx context.Context, id int64) (db.Job, *db.ProjectState, error) {
 	if r.closing() {
-		return db.Job{}, fault.AsRetryable(fmt.Errorf("refine: job %d: %w", id, ErrInterrupted))
+		return db.Job{}, nil, fault.AsRetryable(fmt.Errorf("refine: job %d: %w", id, ErrInterrupted))
 	}
 	deadline := time.Now().Add(r.Config.ClaimWait)
 	for {
-		j, err := db.ClaimJob(ctx, r.DB.Pool, id, r.Config.Lease)
+		j, st, err := db.ClaimJobWithState(ctx, r.DB.Pool, id, r.Config.Lease)
 		if !errors.Is(err, db.ErrJobBusy) {
-			return j, err
+			return j, st, err
 		}
 		wait := min(fault.RetryAfterOf(err), time.Second) // poll: the holder may finish or release first
 		if wait <= 0 {
 			wait = time.Second
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return j, err
+			return j, st, err
 		}
 		select {
 		case <-ctx.Done():
-			return j, err
+			return j, st, err
 		case <-time.After(wait):
 		}
 	}
@@ -77,11 +79,11 @@ func (r *Runner) claim(ctx context.Context, id int64) (db.Job, error) {
 // runLeased runs the claimed job under its heartbeat, registered for
 // Shutdown. An interruption (lease lost, shutdown) comes back as a
 // retryable error wrapping its cause.
-func (r *Runner) runLeased(ctx context.Context, j db.Job) error {
+func (r *Runner) runLeased(ctx context.Context, j db.Job, st *db.ProjectState) (*told, error) {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if !r.track(j, cancel) {
-		return fault.AsRetryable(fmt.Errorf("refine: job %d: %w", j.ID, ErrInterrupted))
+		return nil, fault.AsRetryable(fmt.Errorf("refine: job %d: %w", j.ID, ErrInterrupted))
 	}
 	defer r.untrack(j.ID)
 	stop := make(chan struct{})
@@ -90,16 +92,16 @@ func (r *Runner) runLeased(ctx context.Context, j db.Job) error {
 		defer close(beat)
 		r.heartbeat(wctx, j, cancel, stop)
 	}()
-	err := r.run(wctx, j)
+	t, err := r.run(wctx, j, st)
 	close(stop)
 	<-beat
 	if err == nil {
-		return nil
+		return t, nil
 	}
 	if ierr := interruption(wctx); ierr != nil && ctx.Err() == nil {
-		return fault.AsRetryable(fmt.Errorf("refine: job %d stopped: %w (%v)", j.ID, ierr, err))
+		return nil, fault.AsRetryable(fmt.Errorf("refine: job %d stopped: %w (%v)", j.ID, ierr, err))
 	}
-	return err
+	return nil, err
 }
 
 // interruption is why ctx was cancelled, when that was a lost lease or a

@@ -58,30 +58,33 @@ type SetEditor interface {
 // that moved while it was computed.
 const conflictRetries = 2
 
-func (r *Runner) runProject(ctx context.Context, j db.Job) error {
+func (r *Runner) runProject(ctx context.Context, j db.Job, state *db.ProjectState) (*told, error) {
 	start := time.Now()
 	if r.SetEditor == nil {
-		return fault.Permanentf("refine: job %d changes a project, and no project editor is configured", j.ID)
+		return nil, fault.Permanentf("refine: job %d changes a project, and no project editor is configured", j.ID)
 	}
-	snap, err := changeset.Load(ctx, r.DB.Pool, r.Files, j.ProjectID)
-	if err != nil {
-		return err
+	var snap *changeset.Snapshot
+	var err error
+	if state != nil {
+		snap = changeset.FromState(ctx, r.DB.Pool, r.Files, state)
+	} else if snap, err = changeset.Load(ctx, r.DB.Pool, r.Files, j.ProjectID); err != nil {
+		return nil, err
 	}
 	if j.Path != "" {
 		if _, ok := snap.Files[j.Path]; !ok {
-			return r.fail(ctx, j.ID, j.Attempts, db.JobRejected, "gone", fmt.Sprintf("%s no longer exists. Nothing was charged.", j.Path), EditOutcome{}, 0)
+			return nil, r.fail(ctx, j.ID, j.Attempts, db.JobRejected, "gone", fmt.Sprintf("%s no longer exists. Nothing was charged.", j.Path), EditOutcome{}, 0)
 		}
 	}
 	apiKey := ""
 	if j.Mode != db.ModeDirect {
 		u, err := db.UserByID(ctx, r.DB.Pool, j.UserID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if u.LLMKeyEncrypted != nil && r.Keys != nil {
 			k, err := r.Keys.Open(u.ID, u.LLMKeyEncrypted)
 			if err != nil {
-				return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "key", "Your stored LLM key cannot be read any more: /setkey it again, or /delkey. Nothing was charged.", EditOutcome{}, time.Since(start))
+				return nil, r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "key", "Your stored LLM key cannot be read any more: /setkey it again, or /delkey. Nothing was charged.", EditOutcome{}, time.Since(start))
 			}
 			apiKey = string(k)
 			ctx = logging.WithSecret(ctx, apiKey)
@@ -91,12 +94,12 @@ func (r *Runner) runProject(ctx context.Context, j db.Job) error {
 	if j.Mode != db.ModeDirect {
 		pinned, err := db.PinnedFiles(ctx, r.DB.Pool, j.ProjectID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pc, err := snap.Context(ctx, r.DB.Pool, changeset.ContextRequest{Instruction: threadText(j), Focus: j.Path,
 			Pinned: pinned, TokenBudget: r.Config.ContextTokens})
 		if err != nil {
-			return storageOr(err)
+			return nil, storageOr(err)
 		}
 		req.Context = pc.Render()
 	}
@@ -105,71 +108,75 @@ func (r *Runner) runProject(ctx context.Context, j db.Job) error {
 		CostUSD: out.CostUSD, Attempts: out.Attempts}
 	if err != nil {
 		if ierr := interruption(ctx); ierr != nil {
-			return fault.AsRetryable(fmt.Errorf("refine: the edit was stopped: %w", ierr))
+			return nil, fault.AsRetryable(fmt.Errorf("refine: the edit was stopped: %w", ierr))
 		}
 		if fault.IsRetryable(err) {
-			return inService(ServiceModel, storageOr(err))
+			return nil, inService(ServiceModel, storageOr(err))
 		}
 		state, kind, msg := explain(projectView(j), err, apiKey != "", out.Attempts)
 		r.Logger.InfoContext(ctx, "change set failed", "kind", kind, "error", loggable(err))
-		return r.failReport(ctx, projectView(j), err, state, kind, msg, usage, time.Since(start))
+		return nil, r.failReport(ctx, projectView(j), err, state, kind, msg, usage, time.Since(start))
 	}
 	if out.Question != "" {
-		return r.ask(ctx, j, out, time.Since(start))
+		return nil, r.ask(ctx, j, out, time.Since(start))
 	}
 	jobID := j.ID
 	for try := 0; ; try++ {
 		st, err := snap.Store(ctx, out.ChangeSet, r.Config.MaxFileBytes)
 		var tl *changeset.TooLargeError
 		if errors.As(err, &tl) {
-			return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "too_large", fmt.Sprintf("The change would make %s %s, over the %s a file may hold. Nothing was charged.",
+			return nil, r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "too_large", fmt.Sprintf("The change would make %s %s, over the %s a file may hold. Nothing was charged.",
 				tl.Path, reply.Size(tl.Size), reply.Size(tl.Max)), usage, time.Since(start))
 		}
 		if err != nil {
-			return storageOr(err)
+			return nil, storageOr(err)
 		}
 		charge := r.Config.Charge(j.Mode, out.CostUSD)
-		var cs db.ChangeSet
+		var t *told
 		err = r.DB.InTx(ctx, func(tx pgx.Tx) error {
 			if err := db.HoldJobLease(ctx, tx, j.ID, j.Attempts); err != nil {
 				return err
 			}
-			var err error
-			cs, _, err = snap.Commit(ctx, tx, st, db.ChangeRefine, &jobID, changeSummary(j, out), r.Config.Limits)
+			// Any error rolls the whole transaction back: no savepoint.
+			cs, _, err := snap.CommitWhole(ctx, tx, st, db.ChangeRefine, &jobID, changeSummary(j, out), r.Config.Limits)
 			if err != nil {
 				return err
 			}
 			if err := db.ChargeHold(ctx, tx, j.ID, charge, "change "+changedFiles(out.ChangeSet)); err != nil && !errors.Is(err, db.ErrHoldSettled) {
 				return err
 			}
-			return db.SucceedProjectJob(ctx, tx, j.ID, db.ProjectSuccess{ChangeSetID: cs.ID, ModelReply: out.Reply,
+			// The reply's claim is taken with the outcome: this delivery
+			// tells it next, from what it has in hand (tell).
+			done, extra, err := db.SucceedProjectJobReplying(ctx, tx, j.ID, db.ProjectSuccess{ChangeSetID: cs.ID, ModelReply: out.Reply,
 				Diff: out.ChangeSet.Diff, Model: out.Model, PromptTokens: out.PromptTokens, CompletionTokens: out.CompletionTokens,
 				CostUSD: out.CostUSD, EditAttempts: out.Attempts, EditBlocks: len(out.ChangeSet.Blocks), Duration: time.Since(start)})
+			t = &told{job: done, extra: extra, stored: st}
+			return err
 		})
 		switch {
 		case err == nil:
-			return nil
+			return t, nil
 		case errors.Is(err, db.ErrJobFinal):
-			return nil // another delivery finished it meanwhile
+			return nil, nil // another delivery finished it meanwhile
 		case db.AsProjectFull(err) != nil:
 			e := db.AsProjectFull(err)
-			return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "project_full", fmt.Sprintf(
+			return nil, r.fail(ctx, j.ID, j.Attempts, db.JobFailed, "project_full", fmt.Sprintf(
 				"The change would take the project to %s in %s, over its limits (%s, %s), so nothing was saved or charged. "+
 					"Ask for a smaller change, or delete files first.",
 				reply.Size(e.After.Bytes), plural(e.After.Files, "file"), plural(e.Limits.MaxFiles, "file"), reply.Size(e.Limits.MaxBytes)),
 				usage, time.Since(start))
 		case !changeset.IsConflict(err):
-			return err
+			return nil, err
 		}
 		// A file it touches moved: apply the same reply to the new state.
 		moved := conflictNames(err)
 		if try == conflictRetries {
-			return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
+			return nil, r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
 				"%s kept changing while I worked, so I did not save the change. Nothing was charged. "+
 					"Tap Retry to run the same instruction on the project as it is now.", moved), usage, time.Since(start))
 		}
 		if snap, err = changeset.Load(ctx, r.DB.Pool, r.Files, j.ProjectID); err != nil {
-			return err
+			return nil, err
 		}
 		text := out.Reply
 		if out.Direct {
@@ -178,9 +185,9 @@ func (r *Runner) runProject(ctx context.Context, j db.Job) error {
 		cs2, aerr := editblock.ApplySetFocus(snap, text, j.Path)
 		if aerr != nil {
 			if editblock.AsError(aerr) == nil {
-				return storageOr(aerr)
+				return nil, storageOr(aerr)
 			}
-			return r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
+			return nil, r.fail(ctx, j.ID, j.Attempts, db.JobFailed, KindConflict, fmt.Sprintf(
 				"%s changed meanwhile, and the change no longer applies to it, so I did not save it. "+
 					"Nothing was charged. Tap Retry to run the same instruction on the project as it is now.", moved), usage, time.Since(start))
 		}
@@ -274,12 +281,11 @@ func conflictNames(err error) string {
 // projectReply is a project job's result: the model's question, or the
 // files the change set touched with the change's diff (as a document when
 // long), and Undo and diff buttons.
-func (r *Runner) projectReply(ctx context.Context, q db.Querier, j db.Job) reply.Reply {
+func (r *Runner) projectReply(j db.Job) reply.Reply {
 	if j.Question != nil {
 		return reply.Reply{HTML: "❓ " + reply.HTMLf("%s", *j.Question) +
 			"\n\n<i>Answer in plain words and I go on from there; /refine starts something else.</i>"}
 	}
-	r.publishChangeSet(ctx, q, j)
 	stats := changeset.Stats(deref(j.Diff))
 	head := ProjectSummary(j, stats)
 	rep := reply.WithDiff(head, deref(j.Diff), fmt.Sprintf("change-%d.diff", j.ID))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devbot-hq/devbot/internal/changeset"
 	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/editblock"
 	"github.com/devbot-hq/devbot/internal/fault"
@@ -38,10 +39,53 @@ func (r *Runner) send(ctx context.Context, q db.Querier, j db.Job) error {
 	if err != nil {
 		return err
 	}
+	if j.State == db.JobSucceeded && j.Scope == db.ScopeProject && j.Question == nil {
+		r.publishChangeSet(ctx, q, j)
+	}
+	return r.deliver(ctx, q, j, extra)
+}
+
+// told is a project job that has just succeeded, with its reply claimed
+// (db.SucceedProjectJobReplying) and what it stored: tell sends its reply
+// without reading back what the run has in hand.
+type told struct {
+	job    db.Job
+	extra  db.JobReply
+	stored changeset.Stored
+}
+
+// tell is Reply for a job whose reply this delivery claimed with its
+// outcome: the files' plain copies are written from the bytes just
+// stored, the reply sent, and the send recorded. (A later change that
+// commits and publishes its own copies between this commit and these
+// writes would see them overwritten by older bytes until its next change:
+// the same window publishChangeSet's check leaves; the copies are a view,
+// never read back.)
+func (r *Runner) tell(ctx context.Context, t *told) error {
+	for _, w := range t.stored.Writes {
+		if w.Delete {
+			continue
+		}
+		if err := r.Files.PublishCurrent(ctx, t.job.ProjectID, w.Path, t.stored.Indexed[w.Path], w.ContentType); err != nil {
+			r.Logger.WarnContext(ctx, "plain copy not refreshed", "error", err.Error())
+		}
+	}
+	if err := r.deliver(ctx, r.DB.Pool, t.job, t.extra); err != nil {
+		if rerr := db.ReleaseJobReply(context.WithoutCancel(ctx), r.DB.Pool, t.job.ID); rerr != nil {
+			r.Logger.WarnContext(ctx, "reply claim not released; the redelivery waits for it to run out", "error", rerr.Error())
+		}
+		return err
+	}
+	return r.recordReply(ctx, t.job.ID)
+}
+
+// deliver renders j's outcome and sends it, editing the job's progress
+// message when it has one; it returns only retryable errors.
+func (r *Runner) deliver(ctx context.Context, q db.Querier, j db.Job, extra db.JobReply) error {
 	var rep reply.Reply
 	switch {
 	case j.State == db.JobSucceeded && j.Scope == db.ScopeProject:
-		rep = r.projectReply(ctx, q, j)
+		rep = r.projectReply(j)
 	case j.State == db.JobSucceeded:
 		r.publishCurrent(ctx, q, j)
 		rep = reply.WithDiff(telegram.Escape(Summary(j)), deref(j.Diff), fmt.Sprintf("job-%d.diff", j.ID))
@@ -56,6 +100,7 @@ func (r *Runner) send(ctx context.Context, q db.Querier, j db.Job) error {
 			rep.Buttons = [][]reply.Button{{{Text: "Retry", Data: fmt.Sprintf("retry:%d", j.ID)}}}
 		}
 	}
+	var err error
 	p, ok := r.Telegram.(progress)
 	if ok && extra.ProgressMessageID != nil {
 		err = reply.Edit(ctx, p, j.ChatID, *extra.ProgressMessageID, rep)

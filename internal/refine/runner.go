@@ -143,7 +143,7 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 		return err
 	}
 	ctx = logging.With(ctx, slog.Int64("job_id", id))
-	j, err := r.claim(ctx, id)
+	j, st, err := r.claim(ctx, id)
 	if errors.Is(err, db.ErrJobFinal) {
 		// A redelivery: the outcome is recorded; make sure it was told.
 		return r.Reply(ctx, id)
@@ -151,9 +151,18 @@ func (r *Runner) Handle(ctx context.Context, m events.Message) error {
 	if err != nil {
 		return err
 	}
-	stopTyping := r.showTyping(ctx, j.ChatID)
-	err = r.runLeased(ctx, j)
+	stopTyping := func() {}
+	if j.Mode != db.ModeDirect {
+		// The user's own blocks apply in milliseconds: a "typing…" status
+		// would be one more Bot API call against the chat's rate limit,
+		// and gone before it showed.
+		stopTyping = r.showTyping(ctx, j.ChatID)
+	}
+	t, err := r.runLeased(ctx, j, st)
 	stopTyping()
+	if err == nil && t != nil {
+		return r.tell(ctx, t)
+	}
 	if err != nil {
 		if !fault.IsPermanent(err) {
 			// Handed back: the redelivery claims the job again, at once
@@ -226,10 +235,18 @@ func (r *Runner) GiveUp(ctx context.Context, m events.Message, cause error) erro
 	return r.Reply(ctx, id)
 }
 
-func (r *Runner) run(ctx context.Context, j db.Job) error {
+// run runs the claimed job; st is its project's state when the claim read
+// it. A project job that succeeded returns its reply to tell (see tell);
+// every other outcome is told by Reply.
+func (r *Runner) run(ctx context.Context, j db.Job, st *db.ProjectState) (*told, error) {
 	if j.Scope == db.ScopeProject {
-		return r.runProject(ctx, j)
+		return r.runProject(ctx, j, st)
 	}
+	return nil, r.runFile(ctx, j)
+}
+
+// runFile runs a job of one file (a plain message with a file open).
+func (r *Runner) runFile(ctx context.Context, j db.Job) error {
 	start := time.Now()
 	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
 	if errors.Is(err, fault.ErrNotFound) {
