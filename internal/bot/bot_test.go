@@ -374,9 +374,9 @@ func TestRateLimitCountsUnchargedJobsHalf(t *testing.T) {
 	f.queued(u, direct) // 1 → 3
 	f.queued(u, direct) // 3 → 5
 	expect(t, f.say(u, direct), "You started 3 refinements in the last minute (1 of them failed and count half), the most allowed.")
-	failAll()                                      // 3
+	failAll()           // 3
 	f.queued(u, direct) // 3 → 5
-	failAll()                                      // 4
+	failAll()           // 4
 	// four failures weigh as much as two charged jobs: the flood stops
 	expect(t, f.say(u, direct), "You started 4 refinements in the last minute (4 of them failed and count half)")
 	var n int
