@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 	"syscall"
@@ -12,46 +13,54 @@ import (
 	"github.com/devbot-hq/devbot/internal/storage/storagetest"
 )
 
-// BenchmarkLocalPut is what a refinement of one 4 KiB file costs Local: a
-// new blob (no upsert) and the replaced plain copy (upsert), both in a
-// folder that exists after the first round.
+// BenchmarkLocalPut is what a refinement of one 4 KiB file costs Local
+// through Files: a new blob, and the plain copy of a blob published over
+// the previous one (both in folders that exist); and reading a blob back.
 func BenchmarkLocalPut(b *testing.B) {
 	l := newLocal(b)
+	files := storage.NewFiles(l, 0)
 	ctx := context.Background()
 	bucket := storagetest.NewBucket(b, l)
-	data := make([]byte, 4<<10)
-	var seq atomic.Int64 // b.Run may run a sub-benchmark more than once
+	const ct = "text/plain; charset=utf-8"
+	var seq atomic.Uint64 // b.Run may run a sub-benchmark more than once
+	content := func() []byte {
+		data := make([]byte, 4<<10)
+		binary.LittleEndian.PutUint64(data, seq.Add(1))
+		return data
+	}
 	b.Run("blob", func(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for b.Loop() {
-			key := fmt.Sprintf("_devbot/blobs/%064x", seq.Add(1))
-			if err := l.Put(ctx, bucket, key, data, storage.PutOptions{ContentType: "text/plain"}); err != nil {
+			if _, _, err := files.PutBlob(ctx, bucket, content(), ct); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+	var blobs [200][]byte
+	keys := make([]string, len(blobs))
+	for i := range blobs {
+		blobs[i] = content()
+		var err error
+		if keys[i], _, err = files.PutBlob(ctx, bucket, blobs[i], ct); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.Run("current", func(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; b.Loop(); i++ {
-			key := fmt.Sprintf("src/f%d.go", i%200)
-			if err := l.Put(ctx, bucket, key, data, storage.PutOptions{ContentType: "text/plain", Upsert: true}); err != nil {
+			// Ten files, each published from the blobs in turn.
+			if err := files.PublishCurrent(ctx, bucket, fmt.Sprintf("src/f%d.go", i%10), blobs[i%len(blobs)], ct); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("get", func(b *testing.B) {
-		for i := range 200 {
-			key := fmt.Sprintf("get/f%d.go", i)
-			if err := l.Put(ctx, bucket, key, data, storage.PutOptions{ContentType: "text/plain", Upsert: true}); err != nil {
-				b.Fatal(err)
-			}
-		}
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; b.Loop(); i++ {
-			if _, err := l.Get(ctx, bucket, fmt.Sprintf("get/f%d.go", i%200)); err != nil {
+			if _, err := files.GetBlob(ctx, bucket, keys[i%len(keys)]); err != nil {
 				b.Fatal(err)
 			}
 		}
