@@ -53,8 +53,12 @@
 // # The local adapter
 //
 // Local keeps the same semantics on a directory, for `devbot dev` and tests:
-// writes go to a temporary file that is renamed (or hard-linked, when
-// overwriting is not allowed) into place, and every access goes through an
-// os.Root, so nothing outside the directory can be reached, even by a
-// symbolic link.
+// writes go to a temporary file, synced, that is renamed (or hard-linked,
+// when overwriting is not allowed) into place, and every access goes through
+// one os.Root, so nothing outside the directory can be reached, even by a
+// symbolic link. The content type is an extended attribute of the file, so
+// one file and one fsync hold an object. PublishCurrent on Local hard-links
+// the plain path to the blob's file (files are never changed in place, only
+// replaced), so a plain copy costs no write and no fsync; its modification
+// time is the blob's.
 package storage

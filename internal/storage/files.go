@@ -114,7 +114,9 @@ func (f *Files) GetBlob(ctx context.Context, bucket, blobKey string) (_ []byte, 
 
 // PublishCurrent writes data at the plain path, replacing what is there, so
 // the bucket shows the project's current files. Call it after the version is
-// committed; the plain copy is a view, and the blob stays the record.
+// committed; the plain copy is a view, and the blob stays the record. A
+// Backend that can copy (Local) makes it a copy of the blob of data, which
+// the version's commit implies exists, instead of writing the bytes again.
 func (f *Files) PublishCurrent(ctx context.Context, bucket, path string, data []byte, contentType string) (err error) {
 	defer fault.Wrap(&err, "storage: PublishCurrent(%s, %q)", bucket, path)
 	if err := ValidatePath(path); err != nil {
@@ -123,7 +125,17 @@ func (f *Files) PublishCurrent(ctx context.Context, bucket, path string, data []
 	if err := f.CheckSize(int64(len(data))); err != nil {
 		return err
 	}
-	return f.b.Put(ctx, bucket, path, data, PutOptions{ContentType: contentType, Upsert: true})
+	opts := PutOptions{ContentType: contentType, Upsert: true}
+	if c, ok := f.b.(copier); ok {
+		sum := sha256.Sum256(data)
+		err := c.Copy(ctx, bucket, BlobKey(hex.EncodeToString(sum[:])), path, opts)
+		if !errors.Is(err, fault.ErrNotFound) {
+			return err
+		}
+		// No blob of these bytes: write them (a missing bucket is
+		// reported by Put).
+	}
+	return f.b.Put(ctx, bucket, path, data, opts)
 }
 
 // Unpublish removes the plain copy of path (a deleted file). Its blobs, and

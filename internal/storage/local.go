@@ -22,15 +22,27 @@ import (
 
 // Local is a Backend on a directory, for `devbot dev` and tests. Layout:
 //
-//	<dir>/objects/<bucket>/<key>   the bytes (browse these)
-//	<dir>/meta/<bucket>/<key>      the content type
+//	<dir>/objects/<bucket>/<key>   the bytes (browse these; never edit them
+//	                               in place: a plain copy may be the very
+//	                               file of a blob, see Copy)
+//	<dir>/meta/<bucket>/<key>      the content type, only of an object whose
+//	                               file cannot carry it (see below)
 //	<dir>/tmp/                     writes in progress
+//
+// An object's content type is an extended attribute of its file, so the
+// bytes and their type are replaced together by one rename and made durable
+// by one fsync. Where the filesystem refuses the attribute (or the type is
+// too long for one) the type goes to the meta file; a file without the
+// attribute takes its type from there.
 //
 // Differences from Supabase that callers must not rely on: a key cannot be
 // both a file and a folder ("a" and "a/b"), which is a conflict here, and
 // listing is case-sensitive.
 type Local struct {
 	dir string
+	// root confines every access to dir, even through symbolic links. It
+	// is opened once: opening it per call cost as much as the writes.
+	root *os.Root
 }
 
 // NewLocal returns a Local rooted at dir, creating it if needed.
@@ -44,16 +56,23 @@ func NewLocal(dir string) (*Local, error) {
 			return nil, fmt.Errorf("storage: NewLocal(%q): %w", dir, err)
 		}
 	}
-	return &Local{dir: abs}, nil
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("storage: NewLocal(%q): %w", dir, err)
+	}
+	return &Local{dir: abs, root: root}, nil
 }
 
 // Dir is the root directory.
 func (l *Local) Dir() string { return l.dir }
 
-// keyLocks serializes writers of one key against each other and against
-// readers, so the bytes and the content type (two files) are seen together.
-// They are package-level because the filesystem is: two Locals on one
-// directory must share them.
+// Close releases the directory; the Local is unusable afterwards.
+func (l *Local) Close() error { return l.root.Close() }
+
+// keyLocks serialize a replacement of a key against its readers where the
+// content type is in a meta file (two files to see together). They are
+// package-level because the filesystem is: two Locals on one directory must
+// share them.
 var (
 	keyLocks    [256]sync.RWMutex
 	keyLockSeed = maphash.MakeSeed()
@@ -63,15 +82,6 @@ func (l *Local) lock(bucket, key string) *sync.RWMutex {
 	return &keyLocks[maphash.String(keyLockSeed, l.dir+"\x00"+bucket+"\x00"+key)%uint64(len(keyLocks))]
 }
 
-// open returns an os.Root confining every access to the directory, even
-// through symbolic links.
-func (l *Local) open(ctx context.Context) (*os.Root, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return os.OpenRoot(l.dir)
-}
-
 func objectPath(bucket, key string) string { return path.Join("objects", bucket, key) }
 func metaPath(bucket, key string) string   { return path.Join("meta", bucket, key) }
 
@@ -79,8 +89,8 @@ func bucketMissing(bucket string) error {
 	return fault.AsPermanent(fmt.Errorf("%w: bucket %s not found", fault.ErrNotFound, bucket))
 }
 
-func (l *Local) bucketExists(r *os.Root, bucket string) (bool, error) {
-	fi, err := r.Stat(path.Join("objects", bucket))
+func (l *Local) bucketExists(bucket string) (bool, error) {
+	fi, err := l.root.Stat(path.Join("objects", bucket))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -96,19 +106,17 @@ func (l *Local) Get(ctx context.Context, bucket, key string) (_ Object, err erro
 	if err := validateKeys(bucket, key); err != nil {
 		return Object{}, err
 	}
-	r, err := l.open(ctx)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return Object{}, err
 	}
-	defer r.Close()
 	mu := l.lock(bucket, key)
 	mu.RLock()
 	defer mu.RUnlock()
 
-	f, err := r.Open(objectPath(bucket, key))
+	f, err := l.root.Open(objectPath(bucket, key))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return Object{}, l.missing(r, bucket)
+			return Object{}, l.missing(bucket)
 		}
 		return Object{}, err
 	}
@@ -118,7 +126,7 @@ func (l *Local) Get(ctx context.Context, bucket, key string) (_ Object, err erro
 		return Object{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return Object{}, l.missing(r, bucket)
+		return Object{}, l.missing(bucket)
 	}
 	if fi.Size() > MaxObjectBytes {
 		return Object{}, tooLarge("the object", fi.Size(), MaxObjectBytes)
@@ -127,13 +135,21 @@ func (l *Local) Get(ctx context.Context, bucket, key string) (_ Object, err erro
 	if _, err := readFull(f, data); err != nil {
 		return Object{}, err
 	}
-	ct := defaultContentType
-	if b, err := r.ReadFile(metaPath(bucket, key)); err == nil && len(b) > 0 {
-		ct = string(b)
-	}
 	sum := md5.Sum(data)
-	return Object{Data: data, ContentType: ct, Size: int64(len(data)),
+	return Object{Data: data, ContentType: l.contentType(f, metaPath(bucket, key)), Size: int64(len(data)),
 		ETag: `"` + hex.EncodeToString(sum[:]) + `"`, LastModified: fi.ModTime().UTC()}, nil
+}
+
+// contentType is the type on the open file f, else the one in its meta file
+// (at meta), else the default.
+func (l *Local) contentType(f *os.File, meta string) string {
+	if ct, ok := fileType(f); ok {
+		return ct
+	}
+	if b, err := l.root.ReadFile(meta); err == nil && len(b) > 0 {
+		return string(b)
+	}
+	return defaultContentType
 }
 
 func readFull(f *os.File, data []byte) (int, error) {
@@ -148,8 +164,8 @@ func readFull(f *os.File, data []byte) (int, error) {
 	return n, nil
 }
 
-func (l *Local) missing(r *os.Root, bucket string) error {
-	ok, err := l.bucketExists(r, bucket)
+func (l *Local) missing(bucket string) error {
+	ok, err := l.bucketExists(bucket)
 	if err != nil {
 		return err
 	}
@@ -159,65 +175,83 @@ func (l *Local) missing(r *os.Root, bucket string) error {
 	return fault.AsPermanent(fmt.Errorf("%w: object not found", fault.ErrNotFound))
 }
 
-// Put implements Backend. The bytes are written to a temporary file and
-// renamed into place (or hard-linked, without Upsert, so that an existing
-// object is never replaced even by another process).
+// Put implements Backend. The bytes and their type are written to a
+// temporary file, made durable, and renamed into place (or hard-linked,
+// without Upsert, so that an existing object is never replaced even by
+// another process).
 func (l *Local) Put(ctx context.Context, bucket, key string, data []byte, opts PutOptions) (err error) {
 	defer fault.Wrap(&err, "Put(%s, %q)", bucket, key)
 	if err := validatePut(bucket, key, data); err != nil {
 		return err
 	}
-	r, err := l.open(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ct := contentTypeOr(opts.ContentType)
+	tmp, typed, err := l.writeTemp(data, ct)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	if ok, err := l.bucketExists(r, bucket); err != nil {
-		return err
-	} else if !ok {
-		return bucketMissing(bucket)
-	}
+	defer l.root.Remove(tmp) //nolint:errcheck // gone after a rename; best effort otherwise
+	return l.place(bucket, key, tmp, ct, typed, opts.Upsert)
+}
+
+// place moves the finished temporary file tmp to key, or links it there
+// without upsert. typed says whether tmp carries the content type ct.
+func (l *Local) place(bucket, key, tmp, ct string, typed, upsert bool) error {
+	obj := objectPath(bucket, key)
 	mu := l.lock(bucket, key)
 	mu.Lock()
 	defer mu.Unlock()
-
-	obj, meta := objectPath(bucket, key), metaPath(bucket, key)
-	tmp, err := writeTemp(r, data)
-	if err != nil {
-		return err
-	}
-	defer r.Remove(tmp) //nolint:errcheck // gone after a rename; best effort otherwise
-	// A Delete of another key may remove a folder this key needs just after
-	// it was made (it removes empty folders): make it again, once.
+	var err error
+	// The folders usually exist: try first, and make them only when they
+	// do not. Twice, because a Delete of another key removes the folders it
+	// empties, possibly just after they were made here.
 	for attempt := 0; ; attempt++ {
-		for _, p := range []string{obj, meta} {
-			if err := r.MkdirAll(path.Dir(p), 0o750); err != nil {
-				return asFolderConflict(err)
-			}
-		}
-		if opts.Upsert {
-			err = r.Rename(tmp, obj)
+		if upsert {
+			err = l.root.Rename(tmp, obj)
 		} else {
-			err = r.Link(tmp, obj)
+			err = l.root.Link(tmp, obj)
 		}
-		if err == nil || attempt > 0 || !errors.Is(err, fs.ErrNotExist) {
+		if err == nil || attempt == 2 || !errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+		// MkdirAll would make a missing bucket: Put must refuse it.
+		if ok, err := l.bucketExists(bucket); err != nil {
+			return err
+		} else if !ok {
+			return bucketMissing(bucket)
+		}
+		if err := l.root.MkdirAll(path.Dir(obj), 0o750); err != nil {
+			return asFolderConflict(err)
 		}
 	}
 	switch {
-	case !opts.Upsert && errors.Is(err, fs.ErrExist):
+	case !upsert && errors.Is(err, fs.ErrExist):
 		return fault.AsPermanent(fmt.Errorf("%w: the object already exists", fault.ErrConflict))
 	case err != nil:
 		return asFolderConflict(err)
 	}
+	if typed {
+		return nil // a meta file left by an earlier write no longer applies
+	}
 	// The content type follows the bytes: a crash in between leaves the
 	// previous (or default) type, never a half-written file.
-	tmpMeta, err := writeTemp(r, []byte(contentTypeOr(opts.ContentType)))
+	return l.writeMeta(bucket, key, ct)
+}
+
+func (l *Local) writeMeta(bucket, key, ct string) error {
+	meta := metaPath(bucket, key)
+	tmp, _, err := l.writeTemp([]byte(ct), "")
 	if err != nil {
 		return err
 	}
-	if err := r.Rename(tmpMeta, meta); err != nil {
-		_ = r.Remove(tmpMeta)
+	if err := l.root.MkdirAll(path.Dir(meta), 0o750); err != nil {
+		_ = l.root.Remove(tmp)
+		return asFolderConflict(err)
+	}
+	if err := l.root.Rename(tmp, meta); err != nil {
+		_ = l.root.Remove(tmp)
 		return err
 	}
 	return nil
@@ -232,29 +266,39 @@ func asFolderConflict(err error) error {
 	return err
 }
 
-func writeTemp(r *os.Root, data []byte) (string, error) {
+func tmpName() string {
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
-	name := "tmp/" + hex.EncodeToString(rnd[:])
-	f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	return "tmp/" + hex.EncodeToString(rnd[:])
+}
+
+// writeTemp writes data to a new temporary file and syncs it. Unless ct is
+// empty it records ct on the file, and typed says whether it could.
+func (l *Local) writeTemp(data []byte, ct string) (name string, typed bool, err error) {
+	name = tmpName()
+	// Read-only: a file, once placed, is only ever replaced, never written
+	// again; and a plain copy may share its file with a blob (see Copy).
+	f, err := l.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o440)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		_ = r.Remove(name)
-		return "", err
+	if ct != "" {
+		typed = setType(f, ct) == nil
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		_ = r.Remove(name)
-		return "", err
+	_, err = f.Write(data)
+	if err == nil {
+		// Only the bytes need to be on disk before they are named: the
+		// blob's before the commit that refers to it.
+		err = f.Sync()
 	}
-	if err := f.Close(); err != nil {
-		_ = r.Remove(name)
-		return "", err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return name, nil
+	if err != nil {
+		_ = l.root.Remove(name)
+		return "", false, err
+	}
+	return name, typed, nil
 }
 
 // Delete implements Backend: exact keys; missing ones are skipped. Folders
@@ -264,23 +308,22 @@ func (l *Local) Delete(ctx context.Context, bucket string, keys ...string) (err 
 	if err := validateKeys(bucket, keys...); err != nil {
 		return err
 	}
-	r, err := l.open(ctx)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	defer r.Close()
 	for _, k := range keys {
-		if err := l.delete(r, bucket, k); err != nil {
+		if err := l.delete(bucket, k); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (l *Local) delete(r *os.Root, bucket, key string) error {
+func (l *Local) delete(bucket, key string) error {
 	mu := l.lock(bucket, key)
 	mu.Lock()
 	defer mu.Unlock()
+	r := l.root
 	fi, err := r.Lstat(objectPath(bucket, key))
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil // missing (or a folder): skipped, like Supabase
@@ -309,13 +352,11 @@ func (l *Local) List(ctx context.Context, bucket, prefix string) (_ []ObjectInfo
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.open(ctx)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	dir := path.Join("objects", bucket, prefix)
-	f, err := r.Open(dir)
+	folder := path.Join("objects", bucket, prefix)
+	f, err := l.root.Open(folder)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return []ObjectInfo{}, nil
@@ -330,6 +371,12 @@ func (l *Local) List(ctx context.Context, bucket, prefix string) (_ []ObjectInfo
 		}
 		return nil, err
 	}
+	// The folder as a root of its own: each entry is then one step away.
+	dir, err := l.root.OpenRoot(folder)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
 	out := make([]ObjectInfo, 0, len(entries))
 	for _, e := range entries {
 		name := path.Join(prefix, e.Name())
@@ -340,18 +387,32 @@ func (l *Local) List(ctx context.Context, bucket, prefix string) (_ []ObjectInfo
 		if !e.Type().IsRegular() {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			continue // deleted meanwhile
+		if info, ok := l.info(bucket, dir, e.Name(), name); ok {
+			out = append(out, info)
 		}
-		ct := defaultContentType
-		if b, err := r.ReadFile(metaPath(bucket, name)); err == nil && len(b) > 0 {
-			ct = string(b)
-		}
-		out = append(out, ObjectInfo{Name: name, Size: fi.Size(), ContentType: ct, UpdatedAt: fi.ModTime().UTC()})
 	}
 	sortInfos(out)
 	return out, nil
+}
+
+// info describes the file base in dir, the object key name; false if it is
+// gone.
+func (l *Local) info(bucket string, dir *os.Root, base, name string) (ObjectInfo, bool) {
+	mu := l.lock(bucket, name)
+	mu.RLock()
+	defer mu.RUnlock()
+	// Non-blocking, should a FIFO have replaced the file since ReadDir.
+	f, err := dir.OpenFile(base, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return ObjectInfo{}, false // deleted meanwhile
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return ObjectInfo{}, false
+	}
+	return ObjectInfo{Name: name, Size: fi.Size(), ContentType: l.contentType(f, metaPath(bucket, name)),
+		UpdatedAt: fi.ModTime().UTC()}, true
 }
 
 // EnsureBucket implements Backend.
@@ -360,17 +421,10 @@ func (l *Local) EnsureBucket(ctx context.Context, bucket string) (err error) {
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}
-	r, err := l.open(ctx)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	defer r.Close()
-	for _, top := range []string{"objects", "meta"} {
-		if err := r.MkdirAll(path.Join(top, bucket), 0o750); err != nil {
-			return err
-		}
-	}
-	return nil
+	return l.root.MkdirAll(path.Join("objects", bucket), 0o750)
 }
 
 // sortInfos orders a listing bytewise by name, whatever the server's
