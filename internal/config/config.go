@@ -302,14 +302,7 @@ var Vars = []Var{
 	{Name: "TELEGRAM_MAX_RATE", Help: "messages a second the bot may send in all (Telegram allows about 30), shared by TELEGRAM_INSTANCES; default 25 in production or with Telegram's own TELEGRAM_API_URL, else 0 (no limit: a fake); 0: no limit",
 		set: rate(func(c *Config) *float64 { return &c.TelegramMaxRate })},
 	{Name: "TELEGRAM_INSTANCES", Default: "1", Help: "how many instances may send at once (Terraform: the sum of max instances of the services that reply); each gets TELEGRAM_MAX_RATE divided by it",
-		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return errors.New("must be a positive integer")
-			}
-			c.TelegramInstances = n
-			return nil
-		}},
+		set: positiveInt(func(c *Config) *int { return &c.TelegramInstances })},
 	{Name: "TELEGRAM_CHAT_RATE", Help: "messages a second to one private chat after a burst of 3 (Telegram allows about 1; groups get 17 a minute per 1); default 1 where TELEGRAM_MAX_RATE defaults to 25, else 0; 0: no limit",
 		set: rate(func(c *Config) *float64 { return &c.TelegramChatRate })},
 

@@ -52,3 +52,14 @@ func rate(field func(*Config) *float64) func(*Config, string) error {
 		return nil
 	}
 }
+
+func positiveInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("must be a positive integer")
+		}
+		*field(c) = n
+		return nil
+	}
+}
