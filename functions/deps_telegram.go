@@ -12,10 +12,13 @@ import (
 	"github.com/devbot-hq/devbot/internal/telegram"
 )
 
-// Telegram returns a Bot API client (TELEGRAM_API_URL, TELEGRAM_BOT_TOKEN).
-// It holds no state beyond http.DefaultTransport's pool: cheap to build.
+// Telegram returns a Bot API client (TELEGRAM_API_URL, TELEGRAM_BOT_TOKEN)
+// whose sends keep to TELEGRAM_MAX_RATE / TELEGRAM_INSTANCES and
+// TELEGRAM_CHAT_RATE. It holds no state beyond http.DefaultTransport's pool
+// and the process's one limiter (telegram.SharedLimiter): cheap to build.
 func (d *Deps) Telegram() *telegram.Client {
-	return telegram.New(d.Config.TelegramAPIURL, d.Config.TelegramBotToken, nil)
+	lim := telegram.SharedLimiter(d.Config.TelegramBotToken, telegram.Limits{Global: d.Config.TelegramRate(), Chat: d.Config.TelegramChatRate})
+	return telegram.New(d.Config.TelegramAPIURL, d.Config.TelegramBotToken, nil).WithLimiter(lim)
 }
 
 // Keys seals and opens users' own LLM keys (API_KEY_ENCRYPTION_KEY).

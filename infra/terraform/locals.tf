@@ -190,6 +190,16 @@ locals {
   # timeout, so a slow attempt is never redelivered while it still runs.
   ack_deadline = { for name, l in var.limits : name => min(600, l.timeout_seconds + 30) }
 
+  # Every instance of a service that replies (it has the bot token) may send
+  # at the same moment, so each gets the bot's budget divided by all of them
+  # (README, "Beyond one machine"). Terraform's sum() is not at hand in
+  # deploycheck's evaluator: keep this list in step with the functions that
+  # mount TELEGRAM_BOT_TOKEN.
+  telegram_instances = coalesce(var.telegram_instances,
+    var.limits["TelegramUpdates"].max_instances + var.limits["RefineJobs"].max_instances +
+    var.limits["BuildSteps"].max_instances + var.limits["StripeEvents"].max_instances +
+  var.limits["Sweeper"].max_instances)
+
   # Each function's full environment (plain values; secrets are separate).
   function_env = {
     for name, f in local.functions : name => merge(
@@ -205,6 +215,11 @@ locals {
         PUSH_AUTH_AUDIENCE        = lookup(local.push_audience, name, "")
         PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.invoker.email
       } : k => v if f.consumes != "" },
+      # Senders only: their share of Telegram's flood limits.
+      { for k, v in {
+        TELEGRAM_MAX_RATE  = tostring(var.telegram_max_rate)
+        TELEGRAM_INSTANCES = tostring(local.telegram_instances)
+      } : k => v if contains(keys(f.secrets), "TELEGRAM_BOT_TOKEN") },
     )
   }
 

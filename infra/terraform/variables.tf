@@ -43,6 +43,18 @@ variable "database_max_conns" {
   default     = 5
 }
 
+variable "telegram_max_rate" {
+  description = "TELEGRAM_MAX_RATE: messages a second the bot may send in all (Telegram allows about 30), shared by the instances that reply (telegram_instances)."
+  type        = number
+  default     = 25
+}
+
+variable "telegram_instances" {
+  description = "TELEGRAM_INSTANCES: instances that share telegram_max_rate, each getting an equal part. null: the sum of max_instances of the services that reply (the safe bound; a smaller number is faster per instance and relies on Telegram's 429s, which devbot honours, when more run at once)."
+  type        = number
+  default     = null
+}
+
 variable "delivery" {
   description = "How the consumers receive messages: push (push subscriptions made here) or eventarc (Eventarc triggers; their subscriptions get the same retry and dead-letter settings)."
   type        = string

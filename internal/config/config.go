@@ -86,6 +86,11 @@ type Config struct {
 	TelegramBotToken      string
 	TelegramWebhookSecret string
 	TelegramAPIURL        string
+	// Sends a second: the bot's budget over all instances, the number of
+	// instances that share it (TelegramRate), and one chat's.
+	TelegramMaxRate   float64
+	TelegramInstances int
+	TelegramChatRate  float64
 
 	StripeSecretKey     string
 	StripeWebhookSecret string
@@ -292,8 +297,14 @@ var Vars = []Var{
 			c.TelegramWebhookSecret = v
 			return nil
 		}},
-	{Name: "TELEGRAM_API_URL", Default: "https://api.telegram.org", Help: "Bot API base URL (a local Bot API server or a test fake)",
+	{Name: "TELEGRAM_API_URL", Default: TelegramBotAPI, Help: "Bot API base URL (a local Bot API server or a test fake)",
 		set: httpURL(func(c *Config) *string { return &c.TelegramAPIURL })},
+	{Name: "TELEGRAM_MAX_RATE", Help: "messages a second the bot may send in all (Telegram allows about 30), shared by TELEGRAM_INSTANCES; default 25 in production or with Telegram's own TELEGRAM_API_URL, else 0 (no limit: a fake); 0: no limit",
+		set: rate(func(c *Config) *float64 { return &c.TelegramMaxRate })},
+	{Name: "TELEGRAM_INSTANCES", Default: "1", Help: "how many instances may send at once (Terraform: the sum of max instances of the services that reply); each gets TELEGRAM_MAX_RATE divided by it",
+		set: positiveInt(func(c *Config) *int { return &c.TelegramInstances })},
+	{Name: "TELEGRAM_CHAT_RATE", Help: "messages a second to one private chat after a burst of 3 (Telegram allows about 1; groups get 17 a minute per 1); default 1 where TELEGRAM_MAX_RATE defaults to 25, else 0; 0: no limit",
+		set: rate(func(c *Config) *float64 { return &c.TelegramChatRate })},
 
 	{Name: "STRIPE_SECRET_KEY", Secret: true, Required: []Group{StripeAPI}, Help: "Stripe secret key (sk_live_... or sk_test_...) or restricted key (rk_...); not needed with MOCK_STRIPE_PAYMENTS",
 		set: stripeSecretKey},
@@ -474,6 +485,7 @@ func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
 			c.secrets = append(c.secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
 		}
 	}
+	telegramLimitDefaults(c, get)
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
 		if c.Production() {

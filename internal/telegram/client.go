@@ -26,6 +26,8 @@ type Client struct {
 	base  string // e.g. https://api.telegram.org, no trailing slash
 	token string
 	hc    *http.Client
+	// limiter spaces the sends (WithLimiter); nil sends at once.
+	limiter *Limiter
 }
 
 // New returns a client for the API at baseURL (https://api.telegram.org, a
@@ -211,7 +213,7 @@ func (c *Client) SendMessage(ctx context.Context, m SendMessage) (Message, error
 		}{true}
 	}
 	var out Message
-	err := c.callJSON(ctx, "sendMessage", w, &out)
+	err := c.limited(ctx, "sendMessage", m.ChatID, true, func() error { return c.callJSON(ctx, "sendMessage", w, &out) })
 	return out, err
 }
 
@@ -232,16 +234,20 @@ type SendDocument struct {
 
 // SendDocument uploads a document (multipart/form-data).
 func (c *Client) SendDocument(ctx context.Context, d SendDocument) (Message, error) {
+	var out Message
 	if d.Write != nil {
-		return c.streamDocument(ctx, d)
+		// A streamed body cannot be sent twice: a 429 is returned as is.
+		err := c.limited(ctx, "sendDocument", d.ChatID, false, func() (err error) { out, err = c.streamDocument(ctx, d); return err })
+		return out, err
 	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	if err := writeDocument(mw, d, func(w io.Writer) error { _, err := w.Write(d.Data); return err }); err != nil {
 		return Message{}, err
 	}
-	var out Message
-	err := c.do(ctx, "sendDocument", mw.FormDataContentType(), &buf, &out)
+	err := c.limited(ctx, "sendDocument", d.ChatID, true, func() error {
+		return c.do(ctx, "sendDocument", mw.FormDataContentType(), bytes.NewReader(buf.Bytes()), &out)
+	})
 	return out, err
 }
 
@@ -402,7 +408,7 @@ func (c *Client) EditMessageText(ctx context.Context, m EditMessageText) (Messag
 		}{true}
 	}
 	var out Message
-	err := c.callJSON(ctx, "editMessageText", w, &out)
+	err := c.limited(ctx, "editMessageText", m.ChatID, true, func() error { return c.callJSON(ctx, "editMessageText", w, &out) })
 	return out, err
 }
 
@@ -422,7 +428,10 @@ func IsEditGone(err error) bool {
 // the bot's next message; repeat it while work runs.
 const ChatActionTyping = "typing"
 
-// SendChatAction shows a status such as ChatActionTyping in the chat.
+// SendChatAction shows a status such as ChatActionTyping in the chat. With a
+// limiter, one sent less than TypingEvery ago makes this one a no-op.
 func (c *Client) SendChatAction(ctx context.Context, chatID int64, action string) error {
-	return c.callJSON(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
+	return c.chatAction(ctx, chatID, func() error {
+		return c.callJSON(ctx, "sendChatAction", map[string]any{"chat_id": chatID, "action": action}, nil)
+	})
 }
