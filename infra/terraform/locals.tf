@@ -190,11 +190,11 @@ locals {
   # timeout, so a slow attempt is never redelivered while it still runs.
   ack_deadline = { for name, l in var.limits : name => min(600, l.timeout_seconds + 30) }
 
-  # Every instance of a service that replies (it has the bot token) may send
-  # at the same moment, so each gets the bot's budget divided by all of them
-  # (README, "Beyond one machine"). Terraform's sum() is not at hand in
-  # deploycheck's evaluator: keep this list in step with the functions that
-  # mount TELEGRAM_BOT_TOKEN.
+  # The instances that reply (they have the bot token) share the bot's
+  # budget: each gets TELEGRAM_MAX_RATE / telegram_instances (README,
+  # "Beyond one machine"). Null: all of them at their max_instances, the
+  # bound that holds even at full scale (keep this list in step with the
+  # functions that mount TELEGRAM_BOT_TOKEN).
   telegram_instances = coalesce(var.telegram_instances,
     var.limits["TelegramUpdates"].max_instances + var.limits["RefineJobs"].max_instances +
     var.limits["BuildSteps"].max_instances + var.limits["StripeEvents"].max_instances +

@@ -50,9 +50,9 @@ variable "telegram_max_rate" {
 }
 
 variable "telegram_instances" {
-  description = "TELEGRAM_INSTANCES: instances that share telegram_max_rate, each getting an equal part. null: the sum of max_instances of the services that reply (the safe bound; a smaller number is faster per instance and relies on Telegram's 429s, which devbot honours, when more run at once)."
+  description = "TELEGRAM_INSTANCES: instances that share telegram_max_rate, each getting an equal part (25/4: about 6 messages a second each). When more instances send at once than this, Telegram may answer 429, which devbot honours (the chat is held for retry_after and the send retried or redelivered). null: the sum of the repliers' max_instances, which never exceeds the bot's limit but leaves each instance under half a message a second."
   type        = number
-  default     = null
+  default     = 4
 }
 
 variable "delivery" {

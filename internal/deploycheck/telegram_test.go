@@ -3,9 +3,8 @@ package deploycheck
 import "testing"
 
 // Every service that replies gets its share of Telegram's flood limits:
-// the bot's rate and the instances that may send at once (the sum of the
-// repliers' max_instances, 10+20+20+5+1 by default); the webhooks send
-// nothing.
+// the bot's rate and the instances that share it (4 by default); the
+// webhooks send nothing.
 func TestTelegramRateShares(t *testing.T) {
 	t.Parallel()
 	inf, err := evaluate(t, setup(t), testVars("push"))
@@ -20,8 +19,8 @@ func TestTelegramRateShares(t *testing.T) {
 		if got := s.Env["TELEGRAM_MAX_RATE"].Value; got != "25" {
 			t.Errorf("%s: TELEGRAM_MAX_RATE = %q, want 25", name, got)
 		}
-		if got := s.Env["TELEGRAM_INSTANCES"].Value; got != "56" {
-			t.Errorf("%s: TELEGRAM_INSTANCES = %q, want 56", name, got)
+		if got := s.Env["TELEGRAM_INSTANCES"].Value; got != "4" {
+			t.Errorf("%s: TELEGRAM_INSTANCES = %q, want 4", name, got)
 		}
 	}
 	if _, ok := inf.Services["devbot-telegram-webhook"].Env["TELEGRAM_INSTANCES"]; ok {
