@@ -214,27 +214,36 @@ func namedFile(ctx context.Context, q db.Querier, u db.User, req Request) (db.Pr
 // that args starts with (followed by a space or the end) wins, so a name
 // with spaces needs no quotes; failing that, the first word is the path.
 func pathAndRest(ctx context.Context, q db.Querier, p db.Project, args string) (path, rest string, err error) {
+	path, rest, _, err = findPath(ctx, q, p, args)
+	return path, rest, err
+}
+
+// findPath is pathAndRest that also returns the file when the path is one
+// of the project's (found=false: a quoted path, or the first word).
+func findPath(ctx context.Context, q db.Querier, p db.Project, args string) (path, rest string, f *db.File, err error) {
 	path, rest, quoted, err := quotedPath(args)
 	if err != nil || quoted {
-		return path, rest, err
+		return path, rest, nil, err
 	}
-	files, err := db.ListFiles(ctx, q, p.ID)
+	// Only the files whose path starts args are candidates: the database
+	// picks them, so a large project is not listed for every request.
+	files, err := db.FilesPrefixing(ctx, q, p.ID, args)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
-	for _, f := range files {
-		after, ok := strings.CutPrefix(args, f.Path)
-		if !ok || len(f.Path) <= len(path) {
+	for i := range files {
+		after, ok := strings.CutPrefix(args, files[i].Path)
+		if !ok || len(files[i].Path) <= len(path) {
 			continue
 		}
 		if r, _ := utf8.DecodeRuneInString(after); after == "" || unicode.IsSpace(r) {
-			path, rest = f.Path, strings.TrimSpace(after)
+			path, rest, f = files[i].Path, strings.TrimSpace(after), &files[i]
 		}
 	}
 	if path == "" {
 		path, rest = SplitFirst(args)
 	}
-	return path, rest, nil
+	return path, rest, f, nil
 }
 
 // quotedPath reads a path in double or single quotes at the start of args;

@@ -30,11 +30,14 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if err != nil {
 		return Plan{}, err
 	}
-	p, instr, err := pathAndRest(ctx, tx, proj, req.Args)
+	p, instr, known, err := findPath(ctx, tx, proj, req.Args)
 	if err != nil {
 		return Plan{}, err
 	}
-	_, ferr := db.FileByPath(ctx, tx, proj.ID, p)
+	ferr := error(nil)
+	if known == nil {
+		_, ferr = db.FileByPath(ctx, tx, proj.ID, p)
+	}
 	quoted := strings.HasPrefix(strings.TrimSpace(req.Args), `"`) || strings.HasPrefix(strings.TrimSpace(req.Args), "'")
 	switch {
 	case ferr == nil || quoted:
@@ -53,8 +56,10 @@ func (b *Bot) refine(ctx context.Context, tx pgx.Tx, u db.User, req Request, _ p
 	if instr == "" {
 		return Plan{}, refuse("Say what to change after the path, e.g. /refine %s add error handling.", p)
 	}
-	if _, err := fileOf(ctx, tx, proj, p); err != nil {
-		return Plan{}, err
+	if known == nil {
+		if _, err := fileOf(ctx, tx, proj, p); err != nil {
+			return Plan{}, err
+		}
 	}
 	if b.IsDirect(req.Args) && !b.IsDirect(instr) {
 		// The path was the first block's file name: keep it with its block.

@@ -105,6 +105,21 @@ func ListFiles(ctx context.Context, q Querier, projectID string) ([]File, error)
 	return fs, nil
 }
 
+// FilesPrefixing lists the project's files whose path is a prefix of s
+// (the candidates for the path a request starts with).
+func FilesPrefixing(ctx context.Context, q Querier, projectID, s string) ([]File, error) {
+	rows, err := q.Query(ctx, `SELECT `+fileColumns+` FROM project_files
+		WHERE project_id = $1 AND NOT deleted AND starts_with($2, path) ORDER BY path`, projectID, s)
+	if err != nil {
+		return nil, fmt.Errorf("FilesPrefixing(%s): %w", projectID, translate(err))
+	}
+	fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (File, error) { return scanFile(r) })
+	if err != nil {
+		return nil, fmt.Errorf("FilesPrefixing(%s): %w", projectID, err)
+	}
+	return fs, nil
+}
+
 // GetFileVersion reads one version of a file.
 func GetFileVersion(ctx context.Context, q Querier, projectID, path string, version int) (FileVersion, error) {
 	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+` FROM file_versions

@@ -116,3 +116,41 @@ func TestSucceedProjectJobReplyingClaimsTheReply(t *testing.T) {
 		t.Fatalf("claim after release: ok=%v err=%v", ok, err)
 	}
 }
+
+// The files a request may start with: those whose path is a prefix of it,
+// a deleted one excluded, and no file whose path merely contains it.
+func TestFilesPrefixing(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 0)
+	ctx := context.Background()
+	sha := strings.Repeat("a", 64)
+	var nvs []db.NewVersion
+	for _, p := range []string{"my file.py", "my", "my file.py.bak", "cmd/main.go", "gone.go"} {
+		nvs = append(nvs, db.NewVersion{Path: p, SHA256: sha, Size: 1, BlobKey: "blobs/" + sha, Create: true})
+	}
+	if _, _, err := db.CommitChangeSet(ctx, f.db.Pool, db.NewChangeSet{ProjectID: f.project.ID, Kind: db.ChangeUpload, Files: nvs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CommitChangeSet(ctx, f.db.Pool, db.NewChangeSet{ProjectID: f.project.ID, Kind: db.ChangeUpload,
+		Files: []db.NewVersion{{Path: "gone.go", Delete: true, BaseVersion: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	for args, want := range map[string]string{
+		"my file.py add a docstring": "my,my file.py",
+		"cmd/main.go":                "cmd/main.go",
+		"gone.go fix it":             "",
+		"main.go fix it":             "",
+	} {
+		fs, err := db.FilesPrefixing(ctx, f.db.Pool, f.project.ID, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Path)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("FilesPrefixing(%q) = %q, want %q", args, got, want)
+		}
+	}
+}
