@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,6 +98,15 @@ const jobColumns = `id, user_id, project_id::text, path, instruction, mode, stat
 	cost_usd::float8, hold_credits, charged_credits, edit_attempts, duration_ms, error, error_kind, reply_sent_at,
 	created_at, started_at, finished_at, edit_blocks, scope, change_set_id, question, follows, thread, model_reply`
 
+// jobColumnsOf is jobColumns of the relation named alias.
+func jobColumnsOf(alias string) string {
+	cols := strings.Split(jobColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	err := row.Scan(jobDest(&j)...)
@@ -142,18 +152,17 @@ func CreateJob(ctx context.Context, q Querier, nj NewJob) (Job, error) {
 		}
 		thread = string(tj)
 	}
-	j, err := scanJob(q.QueryRow(ctx, `INSERT INTO refine_jobs
+	// The hold goes in the same statement (one round trip); the balance
+	// trigger still refuses a hold the user cannot cover, failing it whole.
+	j, err := scanJob(q.QueryRow(ctx, `WITH j AS (INSERT INTO refine_jobs
 		(user_id, project_id, path, instruction, mode, chat_id, source_update_id, hold_credits, scope, follows, thread)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+jobColumns,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *), h AS (
+		INSERT INTO credit_holds (job_id, user_id, amount) SELECT id, user_id, hold_credits FROM j WHERE hold_credits > 0)
+		SELECT `+jobColumnsOf("j")+` FROM j`,
 		nj.UserID, nj.ProjectID, nj.Path, nj.Instruction, nj.Mode, nj.ChatID, nj.SourceUpdateID, nj.HoldCredits,
 		nj.Scope, nj.Follows, thread))
 	if err != nil {
 		return Job{}, fmt.Errorf("CreateJob(%s, %q): %w", nj.ProjectID, nj.Path, err)
-	}
-	if nj.HoldCredits > 0 {
-		if err := HoldCredits(ctx, q, j.ID, nj.UserID, nj.HoldCredits); err != nil {
-			return Job{}, err
-		}
 	}
 	return j, nil
 }
