@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/devbot-hq/devbot/internal/devstack"
+	"github.com/devbot-hq/devbot/internal/telegram"
 	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
 
@@ -149,29 +151,32 @@ func or(v, def int) int {
 }
 
 // setup gives every file of run its user (or the one user) and project,
-// each file holding one line, through the webhook as a user would: /new,
-// then the file as a document. A chat's updates are posted without waiting
-// for each answer (Pub/Sub orders a chat's updates), then its replies are
-// awaited; conc chats at a time.
+// each file holding one line, through the webhook as a user would: a user
+// per file sends /new and the file as a document (posted without waiting
+// for the first answer: Pub/Sub orders a chat's updates), conc chats at a
+// time. The one user of oneProject sends /new, then creates the files with
+// direct edits of many files each (an empty SEARCH creates a file), as
+// long as a Telegram message may be: 200 uploads one after another in one
+// chat took minutes on a loaded machine.
 func (sp *stackPipeline) setup(ctx context.Context, ri int, run pipelineRun) error {
-	chats, per := run.files, 1
 	if run.oneProject {
-		chats, per = 1, run.files
+		sp.o.logf("pipeline: setting up one user, one project of %d files", run.files)
+		return sp.setupProject(ctx, run.chat(ri, 0), run.files)
 	}
-	sp.o.logf("pipeline: setting up %d users, projects and %d files", chats, run.files)
+	sp.o.logf("pipeline: setting up %d users, one project and one file each", run.files)
 	var next atomic.Int64
 	errs := make(chan error, run.conc)
 	var wg sync.WaitGroup
-	for range min(run.conc, chats) {
+	for range min(run.conc, run.files) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				c := int(next.Add(1)) - 1
-				if c >= chats {
+				i := int(next.Add(1)) - 1
+				if i >= run.files {
 					return
 				}
-				if err := sp.setupChat(ctx, run.chat(ri, c), c*per, per); err != nil {
+				if err := sp.setupUser(ctx, run.chat(ri, i), i); err != nil {
 					errs <- err
 					return
 				}
@@ -187,24 +192,61 @@ func (sp *stackPipeline) setup(ctx context.Context, ri int, run pipelineRun) err
 	}
 }
 
-// setupChat creates a project in chat and uploads files first..first+n-1.
-func (sp *stackPipeline) setupChat(ctx context.Context, chat int64, first, n int) error {
-	waits := []*expectation{sp.tap.expect(chat, "created")}
+func (sp *stackPipeline) setupUser(ctx context.Context, chat int64, i int) error {
+	created := sp.tap.expect(chat, "created")
+	added := sp.tap.expect(chat, "Added "+benchPath(i))
 	if err := sp.post.text(ctx, chat, "/new bench"); err != nil {
 		return err
 	}
-	for i := first; i < first+n; i++ {
-		waits = append(waits, sp.tap.expect(chat, "Added "+benchPath(i)))
-		if err := sp.post.upload(ctx, sp.tap, chat, benchPath(i), []byte(benchLine(0))); err != nil {
+	if err := sp.post.upload(ctx, sp.tap, chat, benchPath(i), []byte(benchLine(0))); err != nil {
+		return err
+	}
+	if err := sp.tap.wait(ctx, created, 2*time.Minute); err != nil {
+		return err
+	}
+	return sp.tap.wait(ctx, added, 2*time.Minute)
+}
+
+func (sp *stackPipeline) setupProject(ctx context.Context, chat int64, files int) error {
+	w := sp.tap.expect(chat, "created")
+	if err := sp.post.text(ctx, chat, "/new bench"); err != nil {
+		return err
+	}
+	if err := sp.tap.wait(ctx, w, 2*time.Minute); err != nil {
+		return err
+	}
+	for _, msg := range creations(files, telegram.MaxMessageLength) {
+		w := sp.tap.expect(chat, " changed")
+		if err := sp.post.text(ctx, chat, msg); err != nil {
 			return err
 		}
-	}
-	for _, w := range waits {
 		if err := sp.tap.wait(ctx, w, 2*time.Minute); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// creations are /refine messages, each at most limit bytes, that together
+// create files 0..files-1, each holding benchLine(0).
+func creations(files, limit int) []string {
+	var msgs []string
+	var b strings.Builder
+	for i := range files {
+		block := benchPath(i) + "\n```\n<<<<<<< SEARCH\n=======\n" + benchLine(0) + ">>>>>>> REPLACE\n```\n"
+		if b.Len() > 0 && b.Len()+len(block) > limit {
+			msgs = append(msgs, strings.TrimSuffix(b.String(), "\n"))
+			b.Reset()
+		}
+		if b.Len() == 0 {
+			b.WriteString("/refine\n")
+		}
+		b.WriteString(block)
+	}
+	if b.Len() > 0 {
+		msgs = append(msgs, strings.TrimSuffix(b.String(), "\n"))
+	}
+	return msgs
 }
 
 // xactCommit reads pg_stat_database's committed transactions. A backend

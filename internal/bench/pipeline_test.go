@@ -83,3 +83,28 @@ func TestBenchPipelineShort(t *testing.T) {
 	}
 	t.Logf("%s", log.String())
 }
+
+// The one project's files are created by messages a Telegram user could
+// send: each within the Bot API's length, every file exactly once.
+func TestCreationsFitAMessage(t *testing.T) {
+	msgs := creations(200, 4096)
+	if len(msgs) < 2 {
+		t.Fatalf("%d messages for 200 files", len(msgs))
+	}
+	seen := map[string]int{}
+	for _, m := range msgs {
+		if len(m) > 4096 || !strings.HasPrefix(m, "/refine\n") {
+			t.Errorf("message of %d bytes starting %q", len(m), m[:20])
+		}
+		for _, l := range strings.Split(m, "\n") {
+			if strings.HasPrefix(l, "bench/") {
+				seen[l]++
+			}
+		}
+	}
+	for i := range 200 {
+		if seen[benchPath(i)] != 1 {
+			t.Errorf("%s created %d times", benchPath(i), seen[benchPath(i)])
+		}
+	}
+}
