@@ -184,8 +184,8 @@ func compareOneProject(runs []pipelineRun, results []runResult, reports []Report
 		fmt.Sprintf("%d projects", runs[many].files), rate(results[many].rounds), false)
 	reports[many].Pairs = append(reports[many].Pairs, p)
 	reports[many].Notes = append(reports[many].Notes, fmt.Sprintf("one project under load reaches %.1f%% of the rate of %d projects "+
-		"(%s over %d files of one project against %d over %d projects, same concurrency)",
-		p.Ratio, runs[many].files, num(p.Figure.Median), runs[one].files, runs[many].n, runs[many].files))
+		"(medians: %s refinements/s over %d files of one project, one chat, against %s/s over %d projects, both at concurrency %d)",
+		p.Ratio, runs[many].files, num(p.Figure.Median), runs[one].files, num(p.Ceiling.Median), runs[many].files, runs[many].conc))
 }
 
 // refineRound applies per refinements to each file, in order per file,
