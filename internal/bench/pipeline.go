@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/devbot-hq/devbot/internal/db"
 	"github.com/devbot-hq/devbot/internal/devstack"
 	"github.com/devbot-hq/devbot/internal/telegram"
 	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
@@ -119,6 +120,13 @@ func pipeline(ctx context.Context, o Options) ([]Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The bench's own connections honour DATABASE_EXEC_MODE as devbot's do
+	// (behind a transaction pooler prepared statements do not survive).
+	mode, err := db.ParseExecMode(sp.stack.Config.DatabaseExecMode)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.ConnConfig.DefaultQueryExecMode = mode
 	pcfg.MaxConns = int32(conc)
 	if sp.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, err
