@@ -98,6 +98,9 @@ type Report struct {
 	Setup string   `json:"setup"`
 	Pairs []Pair   `json:"pairs"`
 	Notes []string `json:"notes,omitempty"`
+	// Figures are the measurements without a ceiling that the notes
+	// give, by name (e.g. the pipeline's "statements_per_refinement").
+	Figures map[string]Stat `json:"figures,omitempty"`
 	// Summary is the last line: "<part>: <figure> ... ratio NN.N%".
 	Summary string `json:"summary"`
 }

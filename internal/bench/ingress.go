@@ -43,7 +43,7 @@ func Ingress(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	r := Report{Part: "ingress", Setup: fmt.Sprintf("%d signed webhook POSTs per round at concurrency %d, %d rounds", n, conc, o.repeat())}
-	stack, stop, err := startStack(ctx, o, nil)
+	stack, stop, err := startStack(ctx, o, nil, nil)
 	if err != nil {
 		return r, err
 	}

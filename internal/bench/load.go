@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/devbot-hq/devbot/internal/devstack"
 )
 
@@ -94,8 +96,8 @@ func percentile(v []float64, p float64) float64 {
 // startStack starts devbot dev's stack on a free port: DATABASE_URL if the
 // environment sets it, else a throwaway local PostgreSQL cluster; no model
 // (direct edits only), the fake Bot API, embedded Pub/Sub. extra overrides
-// settings.
-func startStack(ctx context.Context, o Options, extra map[string]string) (*devstack.Stack, func(), error) {
+// settings; tracer, if not nil, traces devbot's pool.
+func startStack(ctx context.Context, o Options, extra map[string]string, tracer pgx.QueryTracer) (*devstack.Stack, func(), error) {
 	lookup := o.Lookup
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -116,7 +118,7 @@ func startStack(ctx context.Context, o Options, extra map[string]string) (*devst
 	}
 	o.logf("starting a devbot dev stack (data in %s)", dir)
 	s, err := devstack.Start(ctx, devstack.Options{Addr: "127.0.0.1:0", DataDir: dir, FreshDatabase: true,
-		Model: devstack.ModelConfigured, Lookup: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Model: devstack.ModelConfigured, Lookup: env, DBTracer: tracer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/devbot-hq/devbot/functions"
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
@@ -62,6 +64,11 @@ type Options struct {
 	// the rest configure, or none) or ModelScripted (the built-in scripted
 	// model, whatever is configured). Empty: DEV_MODEL, else configured.
 	Model string
+	// DBTracer, when set, traces every query of the functions' pool
+	// (pgx.ConnConfig.Tracer; if it also implements pgx.BatchTracer or
+	// pgx.CopyFromTracer, batches and copies too): devbot bench counts
+	// statements and transactions with it. Nil costs nothing.
+	DBTracer pgx.QueryTracer
 }
 
 // Models a stack can use.
@@ -196,6 +203,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.closers = append(s.closers, func() error { deps.Close(); return nil })
 	if s.DB, err = deps.DB(ctx); err != nil {
 		return nil, err
+	}
+	if opts.DBTracer != nil {
+		if err := traceDB(ctx, s.DB, opts.DBTracer); err != nil {
+			return nil, err
+		}
 	}
 
 	if err := s.startPubSub(ctx, opts, deps); err != nil {

@@ -31,8 +31,11 @@ Parts:
   start     cold start of devbot serve to its first HTTP answer, and RSS after
             1,000 requests, beside a hello-world binary built the same way
   pipeline  direct-edit refinements/s and p50/p99 webhook→reply (--n 2000 over
-            --files 200 at --concurrency 32, after runs at 1 and 2000 files) beside a pgbench-like write loop
-            on the same database; transactions per refinement; process CPU
+            --files 200 at --concurrency 32, after one file, serial, and one
+            project of 200 files under load) beside a pgbench-like write loop
+            on the same database; statements, transactions and round trips
+            per refinement on devbot's pool; process CPU, split by component
+            (not with --cpuprofile: one CPU profile at a time)
 See the README's Benchmarks section.`,
 		run: runBench,
 	})
@@ -55,14 +58,14 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.SetOutput(e.stderr)
 	var o bench.Options
 	fs.IntVar(&o.N, "n", 0, "pipeline: refinements (2000); ingress: requests per round")
-	fs.IntVar(&o.Files, "files", 0, "pipeline: files (200, plus runs at 1 and 2000 by default)")
+	fs.IntVar(&o.Files, "files", 0, "pipeline: files, one user each (200, after runs at 1 file and one project of 200 by default)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "requests in flight (32)")
 	fs.IntVar(&o.Repeat, "repeat", 3, "rounds of figure and ceiling, interleaved")
 	fs.DurationVar(&o.Duration, "duration", 0, "ingress: length of a round; edit: of one measurement")
 	asJSON := fs.Bool("json", false, "print the reports as JSON")
 	verbose := fs.Bool("v", false, "print progress to stderr")
 	fs.BoolVar(&o.Short, "short", false, "tiny sizes (a smoke test)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (devbot, broker, fakes and driver: one process) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (devbot, broker, fakes and driver: one process) to this file; the pipeline's CPU split is then not measured")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
