@@ -16,10 +16,9 @@ const storageOpTimeout = 30 * time.Second
 // Storage returns project file storage on the configured backend
 // (STORAGE_BACKEND: supabase at SUPABASE_STORAGE_URL or else SUPABASE_URL,
 // or local under STORAGE_DIR), refusing files
-// over MAX_FILE_BYTES. Both adapters hold no connection or mutable state
-// (the Supabase one pools connections in http.DefaultTransport, the local one
-// opens its directory per operation), so building one per call is cheap and
-// nothing needs closing.
+// over MAX_FILE_BYTES. Each handler builds one at start: the Supabase
+// adapter pools connections in http.DefaultTransport, the local one holds
+// its directory open for the process's life.
 func (d *Deps) Storage() (*storage.Files, error) {
 	var (
 		b   storage.Backend
@@ -27,7 +26,11 @@ func (d *Deps) Storage() (*storage.Files, error) {
 	)
 	switch c := d.Config; c.StorageBackend {
 	case "local":
-		b, err = storage.NewLocal(c.StorageDir)
+		var l *storage.Local
+		if l, err = storage.NewLocal(c.StorageDir); err == nil {
+			l.NoSync = c.StorageNoSync
+			b = l
+		}
 	case "supabase":
 		hc := &http.Client{Timeout: storageOpTimeout}
 		if c.SupabaseStorageURL != "" { // a bare Storage server: as is

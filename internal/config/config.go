@@ -55,6 +55,8 @@ type Config struct {
 
 	StorageBackend string // "supabase" or "local"
 	StorageDir     string // root of the local backend
+	// StorageNoSync: the local backend skips fsync (a throwaway stack).
+	StorageNoSync bool
 	SupabaseURL    string
 	SupabaseKey    string
 	// SupabaseStorageURL is the Storage API's base, used as is (a bare
@@ -218,6 +220,8 @@ var Vars = []Var{
 		set: oneOf(func(c *Config) *string { return &c.StorageBackend }, "supabase", "local")},
 	{Name: "STORAGE_DIR", Help: "root directory of the local storage backend",
 		set: str(func(c *Config) *string { return &c.StorageDir })},
+	{Name: "STORAGE_NO_SYNC", Default: "false", Help: "true: the local backend does not fsync new files, for a stack whose data is thrown away, like a PostgreSQL cluster with fsync=off (devbot bench); refused in production",
+		set: boolean(func(c *Config) *bool { return &c.StorageNoSync })},
 	{Name: "SUPABASE_URL", Help: "Supabase project URL (https://abcd.supabase.co) or a self-hosted Supabase gateway (http://localhost:8000); /storage/v1 is appended",
 		set: httpURL(func(c *Config) *string { return &c.SupabaseURL })},
 	{Name: "SUPABASE_STORAGE_URL", Help: "the Storage API's base URL, used as is, e.g. a bare Storage server's root (http://storage:5000); overrides SUPABASE_URL",
@@ -528,6 +532,9 @@ func Load(lookup func(string) (string, bool), needs ...Group) (*Config, error) {
 	}
 	if c.MockStripePayments && c.Production() {
 		problems = append(problems, "MOCK_STRIPE_PAYMENTS=true is refused when ENVIRONMENT=production")
+	}
+	if c.Production() && c.StorageNoSync {
+		problems = append(problems, "STORAGE_NO_SYNC=true is refused when ENVIRONMENT=production")
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)

@@ -43,6 +43,11 @@ type Local struct {
 	// root confines every access to dir, even through symbolic links. It
 	// is opened once: opening it per call cost as much as the writes.
 	root *os.Root
+	// NoSync skips the fsync of new files: for a stack whose data is
+	// thrown away on exit (devbot bench), as its PostgreSQL cluster runs
+	// with fsync=off; a crash of the machine may then lose bytes the
+	// database names.
+	NoSync bool
 }
 
 // NewLocal returns a Local rooted at dir, creating it if needed.
@@ -286,7 +291,7 @@ func (l *Local) writeTemp(data []byte, ct string) (name string, typed bool, err 
 		typed = setType(f, ct) == nil
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && !l.NoSync {
 		// Only the bytes need to be on disk before they are named: the
 		// blob's before the commit that refers to it.
 		err = f.Sync()
