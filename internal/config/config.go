@@ -57,8 +57,8 @@ type Config struct {
 	StorageDir     string // root of the local backend
 	// StorageNoSync: the local backend skips fsync (a throwaway stack).
 	StorageNoSync bool
-	SupabaseURL    string
-	SupabaseKey    string
+	SupabaseURL   string
+	SupabaseKey   string
 	// SupabaseStorageURL is the Storage API's base, used as is (a bare
 	// Storage server's root); when set it wins over SupabaseURL.
 	SupabaseStorageURL string
