@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,12 +24,18 @@ type pushSub struct {
 	srv  *Server
 	spec TopicSpec
 	name string // full subscription name
-	hc   *http.Client
-	log  *slog.Logger
+	// topic is the full topic name, for the publish kick.
+	topic string
+	hc    *http.Client
+	log   *slog.Logger
 	// workers is MaxOutstanding: the concurrent deliveries.
 	workers int
-	// kick wakes an idle puller after an ack or a nack: with ordering, the
-	// next message of the key has just become available.
+	// idlePoll is the first idle poll interval, maxPoll the longest (a
+	// test stretches both).
+	idlePoll, maxPoll time.Duration
+	// kick wakes an idle puller after a publish to the topic, and after an
+	// ack or a nack: with ordering, the next message of the key has just
+	// become available.
 	kick chan struct{}
 
 	// attempts counts failed deliveries per message when pstest does not
@@ -40,8 +47,8 @@ type pushSub struct {
 }
 
 func newPushSub(s *Server, t TopicSpec, cfg Config) *pushSub {
-	return &pushSub{srv: s, spec: t, name: s.subName(t.Subscription), hc: cfg.HTTPClient,
-		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding, kick: make(chan struct{}, 1),
+	return &pushSub{srv: s, spec: t, name: s.subName(t.Subscription), topic: s.topicName(t.Topic), hc: cfg.HTTPClient,
+		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding, idlePoll: cmp.Or(cfg.poll, minPoll), maxPoll: cmp.Or(cfg.poll, maxPoll), kick: make(chan struct{}, 1),
 		attempts: map[string]int{}}
 }
 
@@ -51,8 +58,9 @@ func (p *pushSub) stats() Stats {
 }
 
 // Polling bounds: pstest's Pull waits 500 ms when empty unless told to
-// return at once, and nothing signals a new message, so the loop polls,
-// quickly after a busy pull and more slowly when idle.
+// return at once, so the loop polls, quickly after a busy pull and more
+// slowly when idle. A publish, an ack and a nack wake it at once (kick);
+// the poll is left for what nothing signals: an ack deadline running out.
 const (
 	minPoll = time.Millisecond
 	maxPoll = 20 * time.Millisecond
@@ -78,7 +86,7 @@ func (p *pushSub) run(ctx context.Context) {
 		})
 	}
 	defer wg.Wait()
-	poll := minPoll
+	poll := p.idlePoll
 	for {
 		// Pull when the queue is at most half full (or empty), so that a
 		// pull brings a batch, not a message.
@@ -103,14 +111,14 @@ func (p *pushSub) run(ctx context.Context) {
 			queue <- rm // never blocks: at most free messages
 		}
 		if len(resp.GetReceivedMessages()) > 0 {
-			poll = minPoll
+			poll = p.idlePoll
 			continue
 		}
 		select {
 		case <-time.After(poll):
-			poll = min(poll*2, maxPoll)
+			poll = min(poll*2, p.maxPoll)
 		case <-p.kick:
-			poll = minPoll
+			poll = p.idlePoll
 		case <-ctx.Done():
 			return
 		}

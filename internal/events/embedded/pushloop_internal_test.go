@@ -1,9 +1,18 @@
 package embedded
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/devbot-hq/devbot/internal/events"
 )
 
 func TestBackoff(t *testing.T) {
@@ -44,5 +53,92 @@ func TestWithDefaults(t *testing.T) {
 	got := withDefaults(TopicSpec{AckDeadline: time.Second, MinBackoff: time.Minute, MaxBackoff: time.Second})
 	if got.MaxAttempts != 5 || got.AckDeadline != 10*time.Second || got.MaxBackoff != time.Minute {
 		t.Errorf("withDefaults = %+v", got)
+	}
+}
+
+// pushCounter is a push endpoint that counts the pushes it acks and the
+// connections they came on.
+type pushCounter struct {
+	srv          *httptest.Server
+	pushes, conn atomic.Int64
+}
+
+func newPushCounter(t *testing.T) *pushCounter {
+	t.Helper()
+	c := &pushCounter{}
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		c.pushes.Add(1)
+	}))
+	c.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			c.conn.Add(1)
+		}
+	}
+	c.srv.Start()
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+	}
+}
+
+// An idle loop must not wait for its next poll to deliver a new message:
+// with every idle poll an hour long, only the publish can wake it.
+func TestPublishWakesIdleLoop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newPushCounter(t)
+	s, err := Start(ctx, Config{Project: "wake", poll: time.Hour,
+		Topics: []TopicSpec{{Topic: "t", Subscription: "t-push", PushEndpoint: c.srv.URL, Ordering: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p := events.NewPublisher(ctx, s.Client, "t")
+	t.Cleanup(p.Stop)
+	for i := range 3 {
+		// Long enough for the loop to be idle, waiting for its next poll.
+		time.Sleep(100 * time.Millisecond)
+		if _, err := p.Publish(ctx, events.Outgoing{Data: []byte("x"), OrderingKey: "k"}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, fmt.Sprintf("push %d", i+1), func() bool { return c.pushes.Load() == int64(i+1) })
+	}
+}
+
+// The workers' pushes reuse their connections: the default client must
+// keep one idle connection per worker, not net/http's two per host.
+func TestPushesReuseConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newPushCounter(t)
+	const workers, n = 8, 400
+	s, err := Start(ctx, Config{Project: "conns", MaxOutstanding: workers,
+		Topics: []TopicSpec{{Topic: "t", Subscription: "t-push", PushEndpoint: c.srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p := events.NewPublisher(ctx, s.Client, "t")
+	t.Cleanup(p.Stop)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := p.Publish(ctx, events.Outgoing{Data: []byte("x")}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	waitUntil(t, 30*time.Second, "every push acked", func() bool { return s.Stats("t-push").Acked == n })
+	if got := c.conn.Load(); got > workers {
+		t.Errorf("%d pushes came on %d connections; want at most %d (one per worker)", n, got, workers)
 	}
 }
