@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+
 	"github.com/devbot-hq/devbot/internal/events"
 )
 
@@ -140,5 +143,60 @@ func TestPushesReuseConnections(t *testing.T) {
 	waitUntil(t, 30*time.Second, "every push acked", func() bool { return s.Stats("t-push").Acked == n })
 	if got := c.conn.Load(); got > workers {
 		t.Errorf("%d pushes came on %d connections; want at most %d (one per worker)", n, got, workers)
+	}
+}
+
+// reactorFunc watches pstest calls without handling them.
+type reactorFunc func(req any)
+
+func (f reactorFunc) React(req any) (bool, any, error) { f(req); return false, nil, nil }
+
+// Acks that come while an Acknowledge is under way share the next one,
+// rather than one gRPC call each.
+func TestAcksShareCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const n = 8
+	var arrived, returned atomic.Int64
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		<-all // every push answers at once
+		returned.Add(1)
+	}))
+	t.Cleanup(srv.Close)
+	var calls, ids atomic.Int64
+	first := make(chan struct{})
+	var once sync.Once
+	watch := reactorFunc(func(req any) {
+		r := req.(*pb.AcknowledgeRequest)
+		calls.Add(1)
+		ids.Add(int64(len(r.AckIds)))
+		// Hold the first Acknowledge until the other acks are waiting.
+		once.Do(func() { <-first })
+	})
+	s, err := Start(ctx, Config{Project: "acks", MaxOutstanding: n,
+		reactors: []pstest.ServerReactorOption{{FuncName: "Acknowledge", Reactor: watch}},
+		Topics:   []TopicSpec{{Topic: "t", Subscription: "t-push", PushEndpoint: srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p := events.NewPublisher(ctx, s.Client, "t")
+	t.Cleanup(p.Stop)
+	for range n {
+		if _, err := p.Publish(ctx, events.Outgoing{Data: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 10*time.Second, "every push answered", func() bool { return returned.Load() == n })
+	time.Sleep(200 * time.Millisecond) // the workers queue their acks
+	close(first)
+	waitUntil(t, 10*time.Second, "every push acked", func() bool { return s.Stats("t-push").Acked == n })
+	if ids.Load() != n || calls.Load() > 2 {
+		t.Errorf("%d acks took %d Acknowledge calls (%d ids); want at most 2 calls", n, calls.Load(), ids.Load())
 	}
 }

@@ -89,6 +89,8 @@ type Config struct {
 
 	// poll, when set, is every idle poll interval.
 	poll time.Duration
+	// reactors are added to pstest's (a test watches the calls).
+	reactors []pstest.ServerReactorOption
 }
 
 // Server is a running embedded Pub/Sub.
@@ -130,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		cfg.HTTPClient = &http.Client{Transport: ownTransport}
 	}
 	kick := &publishKick{}
-	srv := pstest.NewServer(pstest.ServerReactorOption{FuncName: "Publish", Reactor: kick})
+	srv := pstest.NewServer(append([]pstest.ServerReactorOption{{FuncName: "Publish", Reactor: kick}}, cfg.reactors...)...)
 	client, err := pubsub.NewClient(ctx, cfg.Project,
 		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
