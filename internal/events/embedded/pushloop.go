@@ -50,9 +50,9 @@ type pushSub struct {
 
 func newPushSub(s *Server, t TopicSpec, cfg Config) *pushSub {
 	return &pushSub{srv: s, spec: t, name: s.subName(t.Subscription), topic: s.topicName(t.Topic), hc: cfg.HTTPClient,
-		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding, idlePoll: cmp.Or(cfg.poll, minPoll), maxPoll: cmp.Or(cfg.poll, maxPoll), kick: make(chan struct{}, 1),
-		acks:     make(chan ackReq, cfg.MaxOutstanding),
-		attempts: map[string]int{}}
+		log: cfg.Logger.With("subscription", t.Subscription), workers: cfg.MaxOutstanding,
+		idlePoll: cmp.Or(cfg.poll, minPoll), maxPoll: cmp.Or(cfg.poll, maxPoll),
+		kick: make(chan struct{}, 1), acks: make(chan ackReq, cfg.MaxOutstanding), attempts: map[string]int{}}
 }
 
 func (p *pushSub) stats() Stats {
