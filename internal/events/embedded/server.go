@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -76,14 +77,20 @@ type Config struct {
 	// Project defaults to "devbot-local".
 	Project string
 	Topics  []TopicSpec
-	// HTTPClient POSTs the pushes; default http.DefaultClient (the ack
-	// deadline bounds each request).
+	// HTTPClient POSTs the pushes; by default a client of the server's own
+	// that keeps a connection per worker (the ack deadline bounds each
+	// request).
 	HTTPClient *http.Client
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// MaxOutstanding bounds concurrent deliveries per subscription;
 	// default 32.
 	MaxOutstanding int
+
+	// poll, when set, is every idle poll interval.
+	poll time.Duration
+	// reactors are added to pstest's (a test watches the calls).
+	reactors []pstest.ServerReactorOption
 }
 
 // Server is a running embedded Pub/Sub.
@@ -97,6 +104,9 @@ type Server struct {
 	wg     sync.WaitGroup
 	subs   []*pushSub
 	log    *slog.Logger
+	// transport is the push client's when Start made it, closed with the
+	// server.
+	transport *http.Transport
 
 	mu          sync.Mutex
 	inspect     map[string]string // dead-letter topic id -> inspection subscription name
@@ -110,16 +120,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Project == "" {
 		cfg.Project = "devbot-local"
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.MaxOutstanding <= 0 {
 		cfg.MaxOutstanding = 32
 	}
-	srv := pstest.NewServer()
+	var ownTransport *http.Transport
+	if cfg.HTTPClient == nil {
+		ownTransport = pushTransport(cfg.MaxOutstanding * max(len(cfg.Topics), 1))
+		cfg.HTTPClient = &http.Client{Transport: ownTransport}
+	}
+	kick := &publishKick{}
+	srv := pstest.NewServer(append([]pstest.ServerReactorOption{{FuncName: "Publish", Reactor: kick}}, cfg.reactors...)...)
 	client, err := pubsub.NewClient(ctx, cfg.Project,
 		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
@@ -128,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("embedded pubsub: client: %w", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{Client: client, Project: cfg.Project, srv: srv, cancel: cancel, log: cfg.Logger,
+	s := &Server{Client: client, Project: cfg.Project, srv: srv, cancel: cancel, log: cfg.Logger, transport: ownTransport,
 		inspect: map[string]string{}, deadLetters: map[string][]events.Message{}}
 	defer func() {
 		if err != nil {
@@ -138,6 +151,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.create(ctx, cfg); err != nil {
 		return nil, err
 	}
+	kick.subs.Store(&s.subs)
 	for _, ps := range s.subs {
 		s.wg.Add(1)
 		go func() {
@@ -146,6 +160,41 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}()
 	}
 	return s, nil
+}
+
+// pushTransport keeps up to idle connections to the push endpoints.
+// http.DefaultTransport keeps 2 per host: with more workers than that, most
+// pushes dialled a new connection and left one in TIME_WAIT (under load the
+// dials took more CPU than the pushes' own requests).
+func pushTransport(idle int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = max(t.MaxIdleConns, idle)
+	t.MaxIdleConnsPerHost = idle
+	return t
+}
+
+// publishKick wakes the push loops of a topic when a message is published
+// to it, so that an idle loop delivers at once rather than at its next
+// poll (a refinement crosses two topics; a poll each added up to 2·maxPoll
+// to its reply). pstest runs reactors holding its lock, before storing the
+// message: the woken loop's Pull waits for that lock, so it finds the
+// message.
+type publishKick struct {
+	subs atomic.Pointer[[]*pushSub]
+}
+
+func (k *publishKick) React(req any) (bool, any, error) {
+	r, ok := req.(*pb.PublishRequest)
+	subs := k.subs.Load()
+	if !ok || subs == nil {
+		return false, nil, nil
+	}
+	for _, p := range *subs {
+		if p.topic == r.GetTopic() {
+			p.wake()
+		}
+	}
+	return false, nil, nil
 }
 
 // Addr is the server's host:port, for PUBSUB_EMULATOR_HOST of another
@@ -324,5 +373,8 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
 	return errors.Join(s.Client.Close(), s.srv.Close())
 }
