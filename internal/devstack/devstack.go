@@ -36,6 +36,7 @@ import (
 	"github.com/devbot-hq/devbot/functions"
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/events"
 	"github.com/devbot-hq/devbot/internal/scriptedmodel"
 	"github.com/devbot-hq/devbot/internal/telegram/telegramtest"
 )
@@ -102,12 +103,19 @@ type Stack struct {
 	// BotAPI is the fake Telegram Bot API, nil when a real token is set.
 	BotAPI *telegramtest.Server
 
+	deps     *functions.Deps
 	console  io.Writer
 	dataDir  string
 	server   *http.Server
 	closers  []func() error
 	stopOnce sync.Once
 	done     chan struct{}
+}
+
+// Publisher is the stack's own publisher of topic: the client and settings
+// its functions publish with (devbot bench compares the webhook with it).
+func (s *Stack) Publisher(ctx context.Context, topic string) (*events.Publisher, error) {
+	return s.deps.Publisher(ctx, topic)
 }
 
 // scriptedPrefix is where the stack serves the scripted model.
@@ -200,6 +208,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	deps := functions.NewDeps(cfg, opts.Logger)
+	s.deps = deps
 	s.closers = append(s.closers, func() error { deps.Close(); return nil })
 	if s.DB, err = deps.DB(ctx); err != nil {
 		return nil, err
