@@ -1,19 +1,12 @@
 package build
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 )
 
 // Problem is one way a model's answer breaks its schema or our rules, in
@@ -37,7 +30,7 @@ func (p Problem) String() string {
 // white space. The problems are nil when the spec is valid.
 func ParseSpec(answer string) (Spec, []Problem) {
 	var s Spec
-	ps, ok := parse(answer, specSchema(), &s)
+	ps, ok := parse(answer, specSchema, &s)
 	if !ok {
 		return s, ps
 	}
@@ -52,7 +45,7 @@ func ParseQuestions(answer string) ([]string, []Problem) {
 	var q struct {
 		Questions []string `json:"questions"`
 	}
-	ps, ok := parse(answer, questionsSchema(), &q)
+	ps, ok := parse(answer, questionsSchema, &q)
 	if !ok {
 		return nil, ps
 	}
@@ -64,7 +57,7 @@ func ParseQuestions(answer string) ([]string, []Problem) {
 // VerdictSchema and then Verdict.Validate.
 func ParseVerdict(answer string) (Verdict, []Problem) {
 	var v Verdict
-	ps, ok := parse(answer, verdictSchema(), &v)
+	ps, ok := parse(answer, verdictSchema, &v)
 	if !ok || ps != nil {
 		// Our rules read approve: not worth checking when it may be
 		// missing or of the wrong type.
@@ -99,36 +92,17 @@ func trimAll(ss []string) []string {
 	return out
 }
 
+// Our schemas, as the validator reads them.
 var (
-	specSchema      = sync.OnceValue(func() *jsonschema.Schema { return compile("spec", SpecSchema) })
-	questionsSchema = sync.OnceValue(func() *jsonschema.Schema { return compile("questions", QuestionsSchema) })
-	verdictSchema   = sync.OnceValue(func() *jsonschema.Schema { return compile("verdict", VerdictSchema) })
+	specSchema      = SpecSchema
+	questionsSchema = QuestionsSchema
+	verdictSchema   = VerdictSchema
 )
-
-// compile compiles one of our schemas; they are constants of the program,
-// so a failure is a bug.
-func compile(name string, schema map[string]any) *jsonschema.Schema {
-	b, err := json.Marshal(schema)
-	if err != nil {
-		panic(fmt.Sprintf("build: the %s schema: %v", name, err))
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		panic(fmt.Sprintf("build: the %s schema: %v", name, err))
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	url := "urn:devbot:build:" + name
-	if err := c.AddResource(url, doc); err != nil {
-		panic(fmt.Sprintf("build: the %s schema: %v", name, err))
-	}
-	return c.MustCompile(url)
-}
 
 // parse decodes answer into v, best effort, and returns its schema
 // problems, nil when there are none. ok is false when the answer is not
 // JSON at all: v is untouched, and our own rules are not worth checking.
-func parse(answer string, sch *jsonschema.Schema, v any) (ps []Problem, ok bool) {
+func parse(answer string, sch map[string]any, v any) (ps []Problem, ok bool) {
 	raw := ExtractJSON(answer)
 	if raw == "" {
 		return []Problem{{Message: "is empty: reply with the JSON object"}}, false
@@ -141,13 +115,13 @@ func parse(answer string, sch *jsonschema.Schema, v any) (ps []Problem, ok bool)
 		}
 		return []Problem{{Message: "is not valid JSON: " + msg}}, false
 	}
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(raw))
-	if err != nil { // cannot be: raw is JSON
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil { // cannot be: raw is JSON
 		return []Problem{{Message: "is not valid JSON: " + err.Error()}}, false
 	}
-	if err := sch.Validate(doc); err != nil {
-		ps = schemaProblems(err)
-	}
+	ps = validate(sch, doc, "")
 	// Fields of the wrong type are skipped; the schema's problems name
 	// them.
 	_ = json.Unmarshal([]byte(raw), v)
@@ -190,62 +164,82 @@ func comparePaths(a, b string) int {
 	return len(at) - len(bt)
 }
 
-var printer = message.NewPrinter(language.English)
-
-// schemaProblems lists a validation's failures in plain words, one per
-// place, from the leaves of its tree of causes.
-func schemaProblems(err error) []Problem {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return []Problem{{Message: err.Error()}}
+// validate checks doc against schema, which uses only what our schemas
+// use: type (object, array, string, boolean), properties, required,
+// additionalProperties false, and items. (A general JSON Schema library
+// cost every process 10 ms and 1.7 MB at start, compiling its drafts'
+// metaschemas, for these three small schemas.) A value of the wrong type
+// is one problem; its insides are not looked at.
+func validate(schema map[string]any, doc any, at string) []Problem {
+	want, _ := schema["type"].(string)
+	if got := jsonType(doc); want != "" && got != want && !(want == "integer" && isInteger(doc)) {
+		return []Problem{{Path: at, Message: fmt.Sprintf("must be %s, not %s", typeName(want), typeName(got))}}
 	}
 	var out []Problem
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
+	switch d := doc.(type) {
+	case map[string]any:
+		props, _ := schema["properties"].(map[string]any)
+		if req, ok := schema["required"].([]any); ok {
+			for _, r := range req {
+				name, _ := r.(string)
+				if _, ok := d[name]; !ok {
+					out = append(out, Problem{Path: at + "/" + escape(name), Message: "is missing (every property is required)"})
+				}
 			}
-			return
 		}
-		out = append(out, describe(e)...)
+		names := make([]string, 0, len(d))
+		for name := range d {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			sub, ok := props[name].(map[string]any)
+			if !ok {
+				if extra, _ := schema["additionalProperties"].(bool); !extra {
+					out = append(out, Problem{Path: at + "/" + escape(name), Message: "is not allowed: there is no such property"})
+				}
+				continue
+			}
+			out = append(out, validate(sub, d[name], at+"/"+escape(name))...)
+		}
+	case []any:
+		if items, ok := schema["items"].(map[string]any); ok {
+			for i, item := range d {
+				out = append(out, validate(items, item, at+"/"+strconv.Itoa(i))...)
+			}
+		}
 	}
-	walk(ve)
 	return out
 }
 
-func describe(e *jsonschema.ValidationError) []Problem {
-	at := pointer(e.InstanceLocation)
-	switch k := e.ErrorKind.(type) {
-	case *kind.Required:
-		ps := make([]Problem, len(k.Missing))
-		for i, m := range k.Missing {
-			ps[i] = Problem{Path: at + "/" + escape(m), Message: "is missing (every property is required)"}
-		}
-		return ps
-	case *kind.AdditionalProperties:
-		ps := make([]Problem, len(k.Properties))
-		for i, p := range k.Properties {
-			ps[i] = Problem{Path: at + "/" + escape(p), Message: "is not allowed: there is no such property"}
-		}
-		return ps
-	case *kind.Type:
-		want := make([]string, len(k.Want))
-		for i, w := range k.Want {
-			want[i] = typeName(w)
-		}
-		return []Problem{{Path: at, Message: fmt.Sprintf("must be %s, not %s", strings.Join(want, " or "), typeName(k.Got))}}
-	case *kind.MinItems:
-		return []Problem{{Path: at, Message: fmt.Sprintf("must have at least %d %s", k.Want, plural(k.Want, "item"))}}
-	case *kind.MaxItems:
-		return []Problem{{Path: at, Message: fmt.Sprintf("must have at most %d %s (it has %d)", k.Want, plural(k.Want, "item"), k.Got)}}
-	case *kind.MinLength:
-		return []Problem{{Path: at, Message: fmt.Sprintf("must have at least %d %s", k.Want, plural(k.Want, "character"))}}
-	case *kind.MaxLength:
-		return []Problem{{Path: at, Message: fmt.Sprintf("must have at most %d %s (it has %d)", k.Want, plural(k.Want, "character"), k.Got)}}
-	default:
-		return []Problem{{Path: at, Message: e.ErrorKind.LocalizedString(printer)}}
+// isInteger tells a whole number (decoded as json.Number).
+func isInteger(v any) bool {
+	n, ok := v.(json.Number)
+	if !ok {
+		return false
 	}
+	_, err := n.Int64()
+	return err == nil
+}
+
+// jsonType names a decoded JSON value's type (numbers decoded as
+// json.Number).
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case json.Number:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 func typeName(t string) string {
@@ -264,14 +258,6 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
-}
-
-func pointer(tokens []string) string {
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteString("/" + escape(t))
-	}
-	return b.String()
 }
 
 func escape(token string) string {
