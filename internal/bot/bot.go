@@ -236,14 +236,12 @@ func (b *Bot) handle(ctx context.Context, req Request) error {
 			return err
 		}
 		if prep, err = b.prepare(ctx, user, req); err != nil {
-			return b.refuseOrRetry(ctx, req, key, err)
+			return b.refuseOrRetry(ctx, req, tu, key, err)
 		}
 	}
 	// Everything else is one transaction: the user, the command, and the
-	// inbox record, written last (a duplicate delivery blocks on its key
-	// until this one commits, then finds it and rolls back).
-	var p Plan
-	err := b.DB.InTx(ctx, func(tx pgx.Tx) error {
+	// inbox record (commit).
+	p, replayed, err := b.commit(ctx, req, key, func(tx pgx.Tx) (Plan, error) {
 		var u db.User
 		var err error
 		if early {
@@ -252,10 +250,40 @@ func (b *Bot) handle(ctx context.Context, req Request) error {
 			u, _, err = db.TouchUser(ctx, tx, tu, b.cfg.WelcomeCredits)
 		}
 		if err != nil {
-			return err
+			return Plan{}, err
 		}
-		p, err = b.dispatch(ctx, tx, u, req, prep)
-		if err != nil {
+		return b.dispatch(ctx, tx, u, req, prep)
+	})
+	switch {
+	case replayed:
+		return err
+	case err != nil:
+		return b.refuseOrRetry(ctx, req, tu, key, err)
+	case p.onlyJob():
+		return b.publishJob(ctx, req, key, p)
+	}
+	return b.execute(ctx, req, key, p)
+}
+
+// needsPreparing tells the requests prepare does network work for.
+func needsPreparing(req Request) bool { return isUpload(req) || isPurchase(req) }
+
+// isUpload is a document sent (not edited) to be added to the project.
+func isUpload(req Request) bool { return req.Document != nil && !req.Edited }
+
+// isPurchase is /buy with a pack, or a pack's button.
+func isPurchase(req Request) bool {
+	return req.Command == "buy" && req.Args != "" || strings.HasPrefix(req.CallbackData, "buy:")
+}
+
+// commit runs fn in a transaction that records the plan it returns in the
+// inbox, last: a duplicate delivery blocks on the key until this one
+// commits, then finds it taken, rolls back, and replays the recorded plan
+// instead (replayed=true, err is the replay's).
+func (b *Bot) commit(ctx context.Context, req Request, key string, fn func(tx pgx.Tx) (Plan, error)) (p Plan, replayed bool, err error) {
+	err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if p, err = fn(tx); err != nil {
 			return err
 		}
 		first, err := db.MarkProcessed(ctx, tx, Consumer, key, p.Outcome, p.encode())
@@ -265,49 +293,26 @@ func (b *Bot) handle(ctx context.Context, req Request) error {
 		return err
 	})
 	if errors.Is(err, errDuplicate) {
-		_, err := b.replay(ctx, req, key)
-		return err
+		_, err = b.replay(ctx, req, key)
+		return p, true, err
 	}
-	if err != nil {
-		return b.refuseOrRetry(ctx, req, key, err)
-	}
-	if p.onlyJob() {
-		return b.publishJob(ctx, req, key, p)
-	}
-	return b.execute(ctx, req, key, p)
-}
-
-// needsPreparing tells the requests prepare does network work for.
-func needsPreparing(req Request) bool {
-	return req.Document != nil && !req.Edited ||
-		req.Command == "buy" && req.Args != "" || strings.HasPrefix(req.CallbackData, "buy:")
+	return p, false, err
 }
 
 // refuseOrRetry answers a failed update: a retryable error is returned for
-// the redelivery; a permanent one is recorded as the update's refusal and
-// told.
-func (b *Bot) refuseOrRetry(ctx context.Context, req Request, key string, err error) error {
+// the redelivery; a permanent one is recorded as the update's refusal
+// (with the user registered, even when their first request is refused)
+// and told.
+func (b *Bot) refuseOrRetry(ctx context.Context, req Request, tu db.TelegramUser, key string, err error) error {
 	if fault.IsRetryable(err) {
 		return err
 	}
-	p := b.rejection(ctx, req, err)
-	err = b.DB.InTx(ctx, func(tx pgx.Tx) error {
-		// The user is registered even when their first request is refused.
-		if _, _, err := db.TouchUser(ctx, tx, db.TelegramUser{TelegramID: req.From.ID, ChatID: req.PrivateChatID(),
-			FirstName: req.From.FirstName, Username: req.From.Username}, b.cfg.WelcomeCredits); err != nil {
-			return err
-		}
-		first, err := db.MarkProcessed(ctx, tx, Consumer, key, db.OutcomeRejected, p.encode())
-		if err == nil && !first {
-			return errDuplicate
-		}
-		return err
+	rejected := b.rejection(ctx, req, err)
+	p, replayed, err := b.commit(ctx, req, key, func(tx pgx.Tx) (Plan, error) {
+		_, _, err := db.TouchUser(ctx, tx, tu, b.cfg.WelcomeCredits)
+		return rejected, err
 	})
-	if errors.Is(err, errDuplicate) {
-		_, err := b.replay(ctx, req, key)
-		return err
-	}
-	if err != nil {
+	if replayed || err != nil {
 		return err
 	}
 	return b.execute(ctx, req, key, p)

@@ -36,10 +36,10 @@ const textContentType = "text/plain; charset=utf-8"
 
 func (b *Bot) prepare(ctx context.Context, u db.User, req Request) (prepared, error) {
 	switch {
-	case req.Document != nil && !req.Edited:
+	case isUpload(req):
 		up, err := b.receive(ctx, u, req)
 		return prepared{upload: up}, err
-	case req.Command == "buy" && req.Args != "", strings.HasPrefix(req.CallbackData, "buy:"):
+	case isPurchase(req):
 		if b.Billing == nil {
 			return prepared{}, nil
 		}

@@ -98,14 +98,14 @@ const jobColumns = `id, user_id, project_id::text, path, instruction, mode, stat
 	cost_usd::float8, hold_credits, charged_credits, edit_attempts, duration_ms, error, error_kind, reply_sent_at,
 	created_at, started_at, finished_at, edit_blocks, scope, change_set_id, question, follows, thread, model_reply`
 
-// jobColumnsOf is jobColumns of the relation named alias.
-func jobColumnsOf(alias string) string {
+// createdJobColumns is jobColumns of CreateJob's CTE j.
+var createdJobColumns = func() string {
 	cols := strings.Split(jobColumns, ",")
 	for i, c := range cols {
-		cols[i] = alias + "." + strings.TrimSpace(c)
+		cols[i] = "j." + strings.TrimSpace(c)
 	}
 	return strings.Join(cols, ", ")
-}
+}()
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
@@ -158,7 +158,7 @@ func CreateJob(ctx context.Context, q Querier, nj NewJob) (Job, error) {
 		(user_id, project_id, path, instruction, mode, chat_id, source_update_id, hold_credits, scope, follows, thread)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *), h AS (
 		INSERT INTO credit_holds (job_id, user_id, amount) SELECT id, user_id, hold_credits FROM j WHERE hold_credits > 0)
-		SELECT `+jobColumnsOf("j")+` FROM j`,
+		SELECT `+createdJobColumns+` FROM j`,
 		nj.UserID, nj.ProjectID, nj.Path, nj.Instruction, nj.Mode, nj.ChatID, nj.SourceUpdateID, nj.HoldCredits,
 		nj.Scope, nj.Follows, thread))
 	if err != nil {
@@ -210,6 +210,14 @@ var ErrJobFinal = errors.New("job already finished")
 // ErrJobBusy is returned while another delivery holds a live lease on the job.
 var ErrJobBusy = errors.New("the job is being run by another delivery")
 
+// claimJobSQL takes a job's lease ($1 the job, $2 the lease): ClaimJob's
+// statement, and the first of ClaimJobWithState's batch.
+const claimJobSQL = `UPDATE refine_jobs SET state = 'running', attempts = attempts + 1,
+	started_at = coalesce(started_at, now()), claimed_at = now(), published_at = coalesce(published_at, now())
+	WHERE id = $1 AND (state = 'queued' OR (state = 'running'
+		AND (claimed_at IS NULL OR claimed_at <= now() - $2::interval)))
+	RETURNING ` + jobColumns
+
 // ClaimJob moves a queued job (or a running one whose last claim is older
 // than lease: its instance died) to running, counts the attempt and takes
 // the lease. A finished job is returned unchanged with a permanent error
@@ -218,11 +226,7 @@ var ErrJobBusy = errors.New("the job is being run by another delivery")
 // the lease's remaining time as Retry-After, so the model is not called
 // twice for one job. lease 0 takes no lease (any running job is reclaimed).
 func ClaimJob(ctx context.Context, q Querier, id int64, lease time.Duration) (Job, error) {
-	j, err := scanJob(q.QueryRow(ctx, `UPDATE refine_jobs SET state = 'running', attempts = attempts + 1,
-		started_at = coalesce(started_at, now()), claimed_at = now(), published_at = coalesce(published_at, now())
-		WHERE id = $1 AND (state = 'queued' OR (state = 'running'
-			AND (claimed_at IS NULL OR claimed_at <= now() - $2::interval)))
-		RETURNING `+jobColumns, id, lease))
+	j, err := scanJob(q.QueryRow(ctx, claimJobSQL, id, lease))
 	if errors.Is(err, fault.ErrNotFound) {
 		var state string
 		var remaining time.Duration

@@ -20,6 +20,16 @@ type ProjectState struct {
 	BlobKeys  map[string]string // path → blob key of its current version
 }
 
+// File is the state's current version of path and its blob key.
+func (s *ProjectState) File(path string) (File, string, bool) {
+	for _, f := range s.Files {
+		if f.Path == path {
+			return f, s.BlobKeys[path], true
+		}
+	}
+	return File{}, "", false
+}
+
 // Batcher sends statements in one round trip; the pool and a transaction
 // are both one.
 type Batcher interface {
@@ -36,11 +46,7 @@ type Batcher interface {
 // returned (ErrJobBusy, ErrJobFinal) and the state is nil.
 func ClaimJobWithState(ctx context.Context, q Batcher, id int64, lease time.Duration) (Job, *ProjectState, error) {
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE refine_jobs SET state = 'running', attempts = attempts + 1,
-		started_at = coalesce(started_at, now()), claimed_at = now(), published_at = coalesce(published_at, now())
-		WHERE id = $1 AND (state = 'queued' OR (state = 'running'
-			AND (claimed_at IS NULL OR claimed_at <= now() - $2::interval)))
-		RETURNING `+jobColumns, id, lease)
+	b.Queue(claimJobSQL, id, lease)
 	// A left join keeps the revision of a project without files; its row
 	// has no path. The claim above has not committed yet, but this reads
 	// only what it does not change.

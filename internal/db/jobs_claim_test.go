@@ -57,6 +57,12 @@ func TestClaimJobWithState(t *testing.T) {
 		st.Files[0].Size != 5 || st.BlobKeys["a.go"] != "blobs/"+sha('c') || len(st.BlobKeys) != 1 {
 		t.Fatalf("state = %+v", st)
 	}
+	if f, key, ok := st.File("a.go"); !ok || f.Version != 2 || key != "blobs/"+sha('c') {
+		t.Fatalf("File(a.go) = %+v %q %v", f, key, ok)
+	}
+	if _, _, ok := st.File("b.go"); ok {
+		t.Fatal("File(b.go): a deleted file is in the state")
+	}
 
 	// Claimed and live: busy, no state; the claim was not counted again.
 	if _, st, err := db.ClaimJobWithState(ctx, f.db.Pool, j2.ID, time.Hour); !errors.Is(err, db.ErrJobBusy) || st != nil {

@@ -70,13 +70,7 @@ func (r *Runner) tell(ctx context.Context, t *told) error {
 			r.Logger.WarnContext(ctx, "plain copy not refreshed", "error", err.Error())
 		}
 	}
-	if err := r.deliver(ctx, r.DB.Pool, t.job, t.extra); err != nil {
-		if rerr := db.ReleaseJobReply(context.WithoutCancel(ctx), r.DB.Pool, t.job.ID); rerr != nil {
-			r.Logger.WarnContext(ctx, "reply claim not released; the redelivery waits for it to run out", "error", rerr.Error())
-		}
-		return err
-	}
-	return r.recordReply(ctx, t.job.ID)
+	return r.sendClaimed(ctx, t.job.ID, func() error { return r.deliver(ctx, r.DB.Pool, t.job, t.extra) })
 }
 
 // deliver renders j's outcome and sends it, editing the job's progress

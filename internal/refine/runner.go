@@ -242,24 +242,35 @@ func (r *Runner) run(ctx context.Context, j db.Job, st *db.ProjectState) (*told,
 	if j.Scope == db.ScopeProject {
 		return r.runProject(ctx, j, st)
 	}
-	return nil, r.runFile(ctx, j)
+	return nil, r.runFile(ctx, j, st)
 }
 
-// runFile runs a job of one file (a plain message with a file open).
-func (r *Runner) runFile(ctx context.Context, j db.Job) error {
+// runFile runs a job of one file (a plain message with a file open); st,
+// when the claim read it, has the file and its blob.
+func (r *Runner) runFile(ctx context.Context, j db.Job, st *db.ProjectState) error {
 	start := time.Now()
-	f, err := db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
-	if errors.Is(err, fault.ErrNotFound) {
+	f, blobKey, found := db.File{}, "", false
+	if st != nil {
+		f, blobKey, found = st.File(j.Path)
+	} else {
+		var err error
+		f, err = db.FileByPath(ctx, r.DB.Pool, j.ProjectID, j.Path)
+		if err != nil && !errors.Is(err, fault.ErrNotFound) {
+			return err
+		}
+		found = err == nil
+	}
+	if !found {
 		return r.fail(ctx, j.ID, j.Attempts, db.JobRejected, "gone", fmt.Sprintf("%s no longer exists. Nothing was charged.", j.Path), EditOutcome{}, 0)
 	}
-	if err != nil {
-		return err
+	if blobKey == "" {
+		v, err := db.GetFileVersion(ctx, r.DB.Pool, j.ProjectID, j.Path, f.Version)
+		if err != nil {
+			return err
+		}
+		blobKey = v.BlobKey
 	}
-	v, err := db.GetFileVersion(ctx, r.DB.Pool, j.ProjectID, j.Path, f.Version)
-	if err != nil {
-		return err
-	}
-	content, err := r.Files.GetBlob(ctx, j.ProjectID, v.BlobKey)
+	content, err := r.Files.GetBlob(ctx, j.ProjectID, blobKey)
 	if err != nil {
 		return inService(ServiceStorage, err)
 	}
@@ -443,7 +454,14 @@ func (r *Runner) Reply(ctx context.Context, id int64) error {
 	if err != nil || !ok {
 		return err
 	}
-	if err := r.send(ctx, r.DB.Pool, j); err != nil {
+	return r.sendClaimed(ctx, id, func() error { return r.send(ctx, r.DB.Pool, j) })
+}
+
+// sendClaimed runs send, the delivery of a reply whose claim this
+// delivery holds: a send that failed releases the claim, so the redelivery
+// sends at once; a sent one is recorded.
+func (r *Runner) sendClaimed(ctx context.Context, id int64, send func() error) error {
+	if err := send(); err != nil {
 		if rerr := db.ReleaseJobReply(context.WithoutCancel(ctx), r.DB.Pool, id); rerr != nil {
 			r.Logger.WarnContext(ctx, "reply claim not released; the redelivery waits for it to run out", "error", rerr.Error())
 		}
