@@ -303,3 +303,28 @@ func TestSummary(t *testing.T) {
 		})
 	}
 }
+
+// A file job whose file was deleted after it was queued is rejected,
+// nothing charged, the editor never called: the claim's state has no such
+// file.
+func TestFileJobOfADeletedFileIsRejected(t *testing.T) {
+	t.Parallel()
+	called := false
+	b := setup(t, func(ctx context.Context, r refine.EditRequest) (refine.EditOutcome, error) {
+		called = true
+		return refine.EditOutcome{}, errors.New("the editor ran")
+	})
+	j, m := b.job(t, db.ModeLLM, 10)
+	if _, _, err := db.CommitChangeSet(context.Background(), b.db.Pool, db.NewChangeSet{ProjectID: b.proj.ID, Kind: db.ChangeUpload,
+		Files: []db.NewVersion{{Path: "a.go", Delete: true, BaseVersion: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.runner.Handle(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	got, u := b.state(t, j.ID)
+	if called || got.State != db.JobRejected || got.ChargedCredits != 0 || u.Balance != 20 || u.Held != 0 {
+		t.Errorf("editor called %v; job %s charged %d; balance %d held %d", called, got.State, got.ChargedCredits, u.Balance, u.Held)
+	}
+	expectText(t, b.tg.Sent(chat), "a.go no longer exists. Nothing was charged.")
+}
