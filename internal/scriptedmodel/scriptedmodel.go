@@ -56,7 +56,7 @@ func Handler() http.Handler { return http.HandlerFunc(serve) }
 // request is the part of a chat completions request the script reads.
 type request struct {
 	Model          string          `json:"model"`
-	Messages       []message       `json:"messages"`
+	Messages       []Message       `json:"messages"`
 	ResponseFormat *responseFormat `json:"response_format"`
 }
 
@@ -69,13 +69,15 @@ type jsonSchema struct {
 	Name string `json:"name"`
 }
 
-type message struct {
+// Message is a chat message as an OpenAI-compatible endpoint receives it
+// (llmtest's fake reads them the same way).
+type Message struct {
 	Role    string `json:"role"`
 	Content any    `json:"content"` // a string, or parts with text
 }
 
-// text is a message's text, whether sent as a string or as parts.
-func (m message) text() string {
+// Text is a message's text, whether sent as a string or as parts.
+func (m Message) Text() string {
 	switch c := m.Content.(type) {
 	case string:
 		return c
@@ -110,7 +112,7 @@ func (r request) lastUser(marker string) string {
 		if r.Messages[i].Role != "user" {
 			continue
 		}
-		t := r.Messages[i].text()
+		t := r.Messages[i].Text()
 		if last == "" {
 			last = t
 		}
@@ -147,7 +149,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	}
 	prompt := 0
 	for _, m := range req.Messages {
-		prompt += tokens(m.text())
+		prompt += tokens(m.Text())
 	}
 	completion := tokens(text)
 	sum := sha256.Sum256([]byte(text))

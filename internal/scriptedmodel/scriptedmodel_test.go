@@ -339,7 +339,7 @@ func TestWholeScript(t *testing.T) {
 // a crash, a question that says why.
 func TestUnknownTask(t *testing.T) {
 	t.Parallel()
-	got, err := answer(request{Messages: []message{{Role: "user", Content: "Implement task 9 of 9 of the plan: something."}}})
+	got, err := answer(request{Messages: []Message{{Role: "user", Content: "Implement task 9 of 9 of the plan: something."}}})
 	if err != nil || !strings.HasPrefix(got, "QUESTION: ") || !strings.Contains(got, "task 9") {
 		t.Errorf("%q, %v", got, err)
 	}

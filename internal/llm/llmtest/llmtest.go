@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/devbot-hq/devbot/internal/scriptedmodel"
 )
 
 // Response is one scripted answer. A zero Status is 200 with Text.
@@ -61,29 +63,7 @@ type JSONSchema struct {
 }
 
 // Message is a chat message as received.
-type Message struct {
-	Role    string `json:"role"`
-	Content any    `json:"content"`
-}
-
-// Text returns the message's text, whether sent as a string or parts.
-func (m Message) Text() string {
-	switch c := m.Content.(type) {
-	case string:
-		return c
-	case []any:
-		var b strings.Builder
-		for _, p := range c {
-			if part, ok := p.(map[string]any); ok {
-				if s, ok := part["text"].(string); ok {
-					b.WriteString(s)
-				}
-			}
-		}
-		return b.String()
-	}
-	return ""
-}
+type Message = scriptedmodel.Message
 
 // Server is the fake endpoint. URL is its base URL (like .../v1).
 type Server struct {
