@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/devbot-hq/devbot/internal/editblock"
@@ -44,19 +43,8 @@ func editCases(short bool) []editCase {
 // prepare returns the engine's operation and the floor's for a case.
 func (c editCase) prepare() (op func() error, floor func()) {
 	if c.multi {
-		tree := editblock.MapTree{}
-		var files [][]byte
-		var searches [][][]byte
-		var resp strings.Builder
-		for i := range 10 {
-			file, n := editblocktest.BenchFile(100 << 10)
-			p := fmt.Sprintf("pkg/mod%d.py", i)
-			tree[p] = []byte(file)
-			r, s := editblocktest.BenchReply(p, n, 3, false, false)
-			resp.WriteString(r)
-			files, searches = append(files, tree[p]), append(searches, s)
-		}
-		reply := resp.String()
+		t, files, searches, reply := editblocktest.MultiFile()
+		tree := editblock.MapTree(t)
 		return func() error {
 				cs, err := editblock.ApplySet(tree, reply)
 				if err == nil && len(cs.Files) != 10 {

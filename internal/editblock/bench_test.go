@@ -2,7 +2,6 @@ package editblock
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -91,20 +90,9 @@ func BenchmarkExactTop(b *testing.B) {
 
 // BenchmarkMultiFile: 10 files of 100 KiB, 3 exact blocks each, in one reply.
 func BenchmarkMultiFile(b *testing.B) {
-	tree := MapTree{}
-	var files [][]byte
-	var searches [][][]byte
-	var resp strings.Builder
-	for i := range 10 {
-		file, n := editblocktest.BenchFile(100 << 10)
-		p := fmt.Sprintf("pkg/mod%d.py", i)
-		tree[p] = []byte(file)
-		r, s := editblocktest.BenchReply(p, n, 3, false, false)
-		resp.WriteString(r)
-		files, searches = append(files, tree[p]), append(searches, s)
-	}
+	t, files, searches, reply := editblocktest.MultiFile()
+	tree := MapTree(t)
 	b.SetBytes(10 * 100 << 10)
-	reply := resp.String()
 	measure(b, files, searches, func() {
 		cs, err := applySetBench(tree, reply)
 		if err != nil || cs != 10 {

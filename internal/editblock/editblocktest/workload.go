@@ -68,3 +68,20 @@ func Floor(files [][]byte, searches [][][]byte) {
 		floorSink += copy(out, f)
 	}
 }
+
+// MultiFile is the multi-file case: 10 files of 100 KiB with 3 exact
+// blocks each in one reply. It returns the files by path (an
+// editblock.MapTree), the files and SEARCH texts for Floor, and the reply.
+func MultiFile() (tree map[string][]byte, files [][]byte, searches [][][]byte, reply string) {
+	tree = map[string][]byte{}
+	var resp strings.Builder
+	for i := range 10 {
+		file, n := BenchFile(100 << 10)
+		p := fmt.Sprintf("pkg/mod%d.py", i)
+		tree[p] = []byte(file)
+		r, s := BenchReply(p, n, 3, false, false)
+		resp.WriteString(r)
+		files, searches = append(files, tree[p]), append(searches, s)
+	}
+	return tree, files, searches, resp.String()
+}
