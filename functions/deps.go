@@ -7,6 +7,7 @@ import (
 
 	"github.com/devbot-hq/devbot/internal/config"
 	"github.com/devbot-hq/devbot/internal/db"
+	"github.com/devbot-hq/devbot/internal/storage"
 )
 
 // Deps holds what the functions share in one instance, each built on first
@@ -18,7 +19,8 @@ type Deps struct {
 
 	mu      sync.Mutex
 	db      *db.DB
-	pubsub  pubsubDeps // deps_pubsub.go
+	files   *storage.Files // deps_storage.go
+	pubsub  pubsubDeps     // deps_pubsub.go
 	closers []func()
 	// shutdown holds the OnShutdown hooks (shutdown.go).
 	shutdown []func(ctx context.Context)

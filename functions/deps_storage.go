@@ -15,11 +15,16 @@ const storageOpTimeout = 30 * time.Second
 
 // Storage returns project file storage on the configured backend
 // (STORAGE_BACKEND: supabase at SUPABASE_STORAGE_URL or else SUPABASE_URL,
-// or local under STORAGE_DIR), refusing files
-// over MAX_FILE_BYTES. Each handler builds one at start: the Supabase
-// adapter pools connections in http.DefaultTransport, the local one holds
-// its directory open for the process's life.
+// or local under STORAGE_DIR), refusing files over MAX_FILE_BYTES. It is
+// made once and shared by the process's handlers: the Supabase adapter
+// pools connections in http.DefaultTransport, the local one holds its
+// directory open (released by Close).
 func (d *Deps) Storage() (*storage.Files, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.files != nil {
+		return d.files, nil
+	}
 	var (
 		b   storage.Backend
 		err error
@@ -30,6 +35,7 @@ func (d *Deps) Storage() (*storage.Files, error) {
 		if l, err = storage.NewLocal(c.StorageDir); err == nil {
 			l.NoSync = c.StorageNoSync
 			b = l
+			d.closers = append(d.closers, func() { l.Close() })
 		}
 	case "supabase":
 		hc := &http.Client{Timeout: storageOpTimeout}
@@ -44,5 +50,6 @@ func (d *Deps) Storage() (*storage.Files, error) {
 	if err != nil {
 		return nil, fmt.Errorf("functions: Storage: %w", err)
 	}
-	return storage.NewFiles(b, d.Config.MaxFileBytes), nil
+	d.files = storage.NewFiles(b, d.Config.MaxFileBytes)
+	return d.files, nil
 }

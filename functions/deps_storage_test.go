@@ -34,9 +34,14 @@ func TestDepsStorage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := NewDeps(cfg, slog.New(slog.DiscardHandler)).Storage()
+			d := NewDeps(cfg, slog.New(slog.DiscardHandler))
+			defer d.Close()
+			files, err := d.Storage()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if again, err := d.Storage(); err != nil || again != files {
+				t.Errorf("a second Storage() made another backend (%v): want the process's one", err)
 			}
 			if files.MaxBytes() != 16 {
 				t.Errorf("MaxBytes = %d, want MAX_FILE_BYTES", files.MaxBytes())
