@@ -31,8 +31,9 @@ Parts:
   start     cold start of devbot serve to its first HTTP answer, and RSS after
             1,000 requests, beside a hello-world binary built the same way
   pipeline  direct-edit refinements/s and p50/p99 webhook→reply (--n 2000 over
-            --files 200 at --concurrency 32, after one file, serial, and one
-            project of 200 files under load) beside a pgbench-like write loop
+            --files 200 at --concurrency 32, after one file, serial, 2,000
+            files of one project each, and one project of 200 files under
+            load) beside a pgbench-like write loop
             on the same database; statements, transactions and round trips
             per refinement on devbot's pool; process CPU, split by component
             (not with --cpuprofile: one CPU profile at a time)
